@@ -1,0 +1,633 @@
+#!/usr/bin/python
+# ruff: noqa: EXE001  (ansible-test requires the shebang on a non-executable module)
+
+# Copyright: ResumeStack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: rds_db_proxy
+version_added: 1.0.0
+short_description: Manage an Amazon RDS Proxy
+description:
+  - Create, update or delete an RDS Proxy and register a DB cluster or DB instance in its C(default) target group.
+  - The proxy is described first; only differences are applied. Mutable settings (O(auth), O(role_arn),
+    O(vpc_security_group_ids), O(require_tls), O(idle_client_timeout), O(debug_logging)) are changed in place with
+    C(ModifyDBProxy). O(engine_family) and O(vpc_subnet_ids) cannot be changed by AWS; a difference is reported as an
+    error (the module never silently recreates a proxy, since that would change its endpoint).
+  - Targets are only ever registered, never deregistered; a target that is already registered is left alone.
+  - "IAM permissions needed by the caller: C(rds:DescribeDBProxies), C(rds:CreateDBProxy), C(rds:ModifyDBProxy),
+    C(rds:DeleteDBProxy), C(rds:DescribeDBProxyTargets), C(rds:RegisterDBProxyTargets), C(rds:ListTagsForResource),
+    C(rds:AddTagsToResource), C(rds:RemoveTagsFromResource), C(iam:PassRole) on O(role_arn), plus
+    C(ec2:DescribeSubnets), C(ec2:DescribeVpcs), C(ec2:DescribeSecurityGroups) and C(ec2:CreateNetworkInterface)
+    family used by the service. The proxy role (O(role_arn)) must trust C(rds.amazonaws.com) and be allowed
+    C(secretsmanager:GetSecretValue) on the secrets in O(auth) (and C(kms:Decrypt) on their key if it is a CMK)."
+author:
+  - ResumeStack maintainers (@resumestack)
+options:
+  name:
+    description:
+      - Name of the proxy (C(DBProxyName)).
+    type: str
+    required: true
+    aliases: ['db_proxy_name']
+  state:
+    description:
+      - Desired state of the proxy.
+    type: str
+    choices: ['present', 'absent']
+    default: present
+  engine_family:
+    description:
+      - Database engine family. Immutable.
+    type: str
+    choices: ['POSTGRESQL', 'MYSQL', 'SQLSERVER']
+    default: POSTGRESQL
+  auth:
+    description:
+      - Authorization mechanisms the proxy uses to connect to the database (one entry per Secrets Manager secret).
+      - Required when the proxy is created. When set on an existing proxy it is compared (by O(auth[].secret_arn))
+        and replaced as a whole with C(ModifyDBProxy) on any difference.
+    type: list
+    elements: dict
+    suboptions:
+      secret_arn:
+        description: ARN of the Secrets Manager secret holding the database credentials.
+        type: str
+        required: true
+      auth_scheme:
+        description: Authentication scheme.
+        type: str
+        choices: ['SECRETS']
+        default: SECRETS
+      iam_auth:
+        description: Whether clients must use IAM authentication to connect to the proxy.
+        type: str
+        choices: ['DISABLED', 'REQUIRED', 'ENABLED']
+        default: DISABLED
+      client_password_auth_type:
+        description:
+          - Client-to-proxy password authentication. When omitted AWS picks the engine default and it is not compared.
+        type: str
+        choices:
+          - MYSQL_NATIVE_PASSWORD
+          - MYSQL_CACHING_SHA2_PASSWORD
+          - POSTGRES_SCRAM_SHA_256
+          - POSTGRES_MD5
+          - SQL_SERVER_AUTHENTICATION
+      description:
+        description: Free-form description of this auth entry. Not compared when omitted.
+        type: str
+  role_arn:
+    description:
+      - ARN of the IAM role the proxy uses to read the secrets. Required when the proxy is created.
+    type: str
+  vpc_subnet_ids:
+    description:
+      - Subnets the proxy runs in (at least two AZs). Required when the proxy is created. Immutable.
+    type: list
+    elements: str
+  vpc_security_group_ids:
+    description:
+      - Security groups of the proxy. When omitted on creation AWS uses the VPC default security group.
+    type: list
+    elements: str
+  require_tls:
+    description:
+      - Whether client connections to the proxy must use TLS.
+    type: bool
+    default: true
+  idle_client_timeout:
+    description:
+      - Seconds a client connection may stay idle before the proxy closes it (1 - 28800). Not compared when omitted.
+    type: int
+  debug_logging:
+    description:
+      - Whether the proxy logs detailed SQL statement information. Not compared when omitted.
+    type: bool
+  target_cluster_identifier:
+    description:
+      - Aurora DB cluster to register in the C(default) target group.
+    type: str
+  target_instance_identifier:
+    description:
+      - RDS DB instance to register in the C(default) target group.
+    type: str
+  wait:
+    description:
+      - Wait for the proxy to reach status C(available) (O(state=present)) or to be gone (O(state=absent)).
+      - Registering a target always waits for C(available) first, because AWS rejects it on a proxy that is still
+        being created.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Maximum seconds to wait.
+    type: int
+    default: 900
+notes:
+  - Supports C(check_mode) (no API writes) and C(diff_mode).
+  - Member of the action group C(resumestack.cloud.aws), which extends C(amazon.aws.aws) and C(community.aws.aws);
+    use C(module_defaults) on C(group/resumestack.cloud.aws) to share credentials, region and endpoint with every AWS
+    module. C(group/amazon.aws.aws) and C(group/aws) do B(not) reach this module.
+  - The moto emulator (5.2.5) does not implement C(ModifyDBProxy); against it the module fails with an explicit
+    message when an in-place update is needed. Creation, tagging, targets and deletion work.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: RDS Proxy in front of the Aurora PostgreSQL cluster
+  resumestack.cloud.rds_db_proxy:
+    name: resumestack-db
+    engine_family: POSTGRESQL
+    auth:
+      - secret_arn: "{{ db_secret.arn }}"
+        iam_auth: REQUIRED
+        client_password_auth_type: POSTGRES_SCRAM_SHA_256
+    role_arn: "{{ proxy_role.iam_role.arn }}"
+    vpc_subnet_ids: "{{ private_subnet_ids }}"
+    vpc_security_group_ids: ["{{ proxy_sg.group_id }}"]
+    require_tls: true
+    idle_client_timeout: 1800
+    target_cluster_identifier: resumestack-aurora
+    tags:
+      Project: resumestack
+  register: proxy
+
+- name: Use the endpoint
+  ansible.builtin.debug:
+    msg: "{{ proxy.db_proxy.endpoint }}"
+
+- name: Delete the proxy and wait until it is gone
+  resumestack.cloud.rds_db_proxy:
+    name: resumestack-db
+    state: absent
+"""
+
+RETURN = r"""
+db_proxy:
+  description:
+    - The proxy as returned by C(DescribeDBProxies), keys in snake_case, plus C(tags) and C(targets).
+    - Empty dict when O(state=absent).
+    - In check mode, when the proxy would be created, contains the requested settings only.
+  returned: always
+  type: dict
+  contains:
+    db_proxy_name:
+      description: Name of the proxy.
+      type: str
+      sample: resumestack-db
+    db_proxy_arn:
+      description: ARN of the proxy.
+      type: str
+      sample: arn:aws:rds:eu-west-1:123456789012:db-proxy:prx-0123456789abcdef
+    status:
+      description: Proxy status.
+      type: str
+      sample: available
+    endpoint:
+      description: DNS name clients connect to.
+      type: str
+      sample: resumestack-db.proxy-abcdefghij.eu-west-1.rds.amazonaws.com
+    engine_family:
+      description: Engine family.
+      type: str
+      sample: POSTGRESQL
+    vpc_id:
+      description: VPC of the proxy.
+      type: str
+    vpc_subnet_ids:
+      description: Subnets.
+      type: list
+      elements: str
+    vpc_security_group_ids:
+      description: Security groups.
+      type: list
+      elements: str
+    auth:
+      description: Auth entries.
+      type: list
+      elements: dict
+    role_arn:
+      description: IAM role of the proxy.
+      type: str
+    require_tls:
+      description: Whether TLS is required.
+      type: bool
+    idle_client_timeout:
+      description: Idle client timeout in seconds.
+      type: int
+    debug_logging:
+      description: Whether debug logging is enabled.
+      type: bool
+    tags:
+      description: Tags of the proxy.
+      type: dict
+      sample: {"Project": "resumestack"}
+    targets:
+      description: Targets of the C(default) target group (C(DescribeDBProxyTargets)), snake_case.
+      type: list
+      elements: dict
+      sample: [{"rds_resource_id": "resumestack-aurora", "type": "TRACKED_CLUSTER", "port": 5432}]
+"""
+
+import time
+
+try:
+    import botocore
+    import botocore.parsers
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
+# A server that does not implement an operation (moto answers with an HTML 500 page) surfaces as a
+# ResponseParserError or as a ClientError with one of these codes.
+NOT_IMPLEMENTED_CODES = ("NotImplemented", "InternalFailure", "InternalError", "500")
+
+AUTH_FIELDS = (
+    # (module suboption, API key)
+    ("secret_arn", "SecretArn"),
+    ("auth_scheme", "AuthScheme"),
+    ("iam_auth", "IAMAuth"),
+    ("client_password_auth_type", "ClientPasswordAuthType"),
+    ("description", "Description"),
+)
+
+
+@AWSRetry.jittered_backoff()
+def _describe_targets_paginated(client, **kwargs):
+    return client.get_paginator("describe_db_proxy_targets").paginate(**kwargs).build_full_result()
+
+
+class ProxyManager:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = module.params["name"]
+        self.client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+        self.changed = False
+
+    # ---------------------------------------------------------------- reads
+    def describe(self):
+        try:
+            proxies = self.client.describe_db_proxies(aws_retry=True, DBProxyName=self.name)["DBProxies"]
+        except is_boto3_error_code("DBProxyNotFoundFault"):
+            return None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg=f"Failed to describe DB proxy {self.name}")
+        return proxies[0] if proxies else None
+
+    def list_tags(self, arn):
+        try:
+            tag_list = self.client.list_tags_for_resource(aws_retry=True, ResourceName=arn)["TagList"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            self.module.fail_json_aws(e, msg=f"Failed to list tags of DB proxy {self.name}")
+        return boto3_tag_list_to_ansible_dict(tag_list)
+
+    def describe_targets(self):
+        try:
+            result = _describe_targets_paginated(self.client, DBProxyName=self.name, TargetGroupName="default")
+        except is_boto3_error_code(("DBProxyNotFoundFault", "DBProxyTargetGroupNotFoundFault")):
+            return []
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg=f"Failed to describe targets of DB proxy {self.name}")
+        return result.get("Targets", [])
+
+    # ---------------------------------------------------------------- helpers
+    def wait_for(self, predicate, what):
+        deadline = time.time() + self.params["wait_timeout"]
+        delay = 2
+        while True:
+            proxy = self.describe()
+            if predicate(proxy):
+                return proxy
+            if time.time() + delay > deadline:
+                status = proxy.get("Status") if proxy else "deleted"
+                self.module.fail_json(
+                    msg=f"Timed out after {self.params['wait_timeout']}s waiting for DB proxy {self.name} {what} "
+                    f"(last status: {status})"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 15)
+
+    def wait_available(self):
+        return self.wait_for(lambda p: p is not None and p.get("Status") == "available", "to become available")
+
+    def desired_auth(self):
+        if self.params["auth"] is None:
+            return None
+        return [
+            {api: entry[opt] for opt, api in AUTH_FIELDS if entry.get(opt) is not None} for entry in self.params["auth"]
+        ]
+
+    def auth_differs(self, current_auth):
+        desired = self.desired_auth()
+        if desired is None:
+            return False
+        current = {a.get("SecretArn"): a for a in current_auth or []}
+        if set(current) != {d["SecretArn"] for d in desired}:
+            return True
+        # Only compare keys the user set (AWS fills in engine defaults for the rest).
+        return any(current[d["SecretArn"]].get(k) != v for d in desired for k, v in d.items())
+
+    def fail_immutable(self, proxy):
+        errors = []
+        if proxy["EngineFamily"] != self.params["engine_family"]:
+            errors.append(f"engine_family {proxy['EngineFamily']} -> {self.params['engine_family']}")
+        wanted_subnets = self.params["vpc_subnet_ids"]
+        if wanted_subnets is not None and set(wanted_subnets) != set(proxy.get("VpcSubnetIds", [])):
+            errors.append(f"vpc_subnet_ids {sorted(proxy.get('VpcSubnetIds', []))} -> {sorted(wanted_subnets)}")
+        if errors:
+            self.module.fail_json(
+                msg=f"DB proxy {self.name} exists with immutable settings that differ: {'; '.join(errors)}. "
+                "Delete it (state=absent) and create it again, or use a new name."
+            )
+
+    def modifications(self, proxy):
+        p = self.params
+        mods = {}
+        if self.auth_differs(proxy.get("Auth")):
+            mods["Auth"] = self.desired_auth()
+        if p["role_arn"] is not None and p["role_arn"] != proxy.get("RoleArn"):
+            mods["RoleArn"] = p["role_arn"]
+        if p["vpc_security_group_ids"] is not None and set(p["vpc_security_group_ids"]) != set(
+            proxy.get("VpcSecurityGroupIds", [])
+        ):
+            mods["SecurityGroups"] = p["vpc_security_group_ids"]
+        if p["require_tls"] != proxy.get("RequireTLS"):
+            mods["RequireTLS"] = p["require_tls"]
+        if p["idle_client_timeout"] is not None and p["idle_client_timeout"] != proxy.get("IdleClientTimeout"):
+            mods["IdleClientTimeout"] = p["idle_client_timeout"]
+        if p["debug_logging"] is not None and p["debug_logging"] != proxy.get("DebugLogging"):
+            mods["DebugLogging"] = p["debug_logging"]
+        return mods
+
+    def wanted_target(self):
+        if self.params["target_cluster_identifier"]:
+            return "TRACKED_CLUSTER", self.params["target_cluster_identifier"]
+        if self.params["target_instance_identifier"]:
+            return "RDS_INSTANCE", self.params["target_instance_identifier"]
+        return None
+
+    @staticmethod
+    def target_registered(targets, wanted):
+        kind, ident = wanted
+        return any(t.get("RdsResourceId") == ident and t.get("Type", kind) == kind for t in targets)
+
+    @staticmethod
+    def view(proxy, tags, targets):
+        """Reduced representation used in diff output."""
+        if not proxy:
+            return {}
+        keys = (
+            "EngineFamily",
+            "Auth",
+            "RoleArn",
+            "VpcSubnetIds",
+            "VpcSecurityGroupIds",
+            "RequireTLS",
+            "IdleClientTimeout",
+            "DebugLogging",
+        )
+        result = camel_dict_to_snake_dict({k: proxy.get(k) for k in keys if k in proxy})
+        result["tags"] = tags
+        result["targets"] = sorted(t.get("RdsResourceId") for t in targets)
+        return result
+
+    @staticmethod
+    def output(proxy, tags, targets):
+        if not proxy:
+            return {}
+        result = camel_dict_to_snake_dict(proxy)
+        result["tags"] = tags
+        result["targets"] = [camel_dict_to_snake_dict(t) for t in targets]
+        return result
+
+    # ---------------------------------------------------------------- writes
+    def create(self):
+        p = self.params
+        missing = [k for k in ("auth", "role_arn", "vpc_subnet_ids") if not p[k]]
+        if missing:
+            self.module.fail_json(msg=f"DB proxy {self.name} does not exist; to create it set: {', '.join(missing)}")
+        request = {
+            "DBProxyName": self.name,
+            "EngineFamily": p["engine_family"],
+            "Auth": self.desired_auth(),
+            "RoleArn": p["role_arn"],
+            "VpcSubnetIds": p["vpc_subnet_ids"],
+            "RequireTLS": p["require_tls"],
+        }
+        if p["vpc_security_group_ids"]:
+            request["VpcSecurityGroupIds"] = p["vpc_security_group_ids"]
+        if p["idle_client_timeout"] is not None:
+            request["IdleClientTimeout"] = p["idle_client_timeout"]
+        if p["debug_logging"] is not None:
+            request["DebugLogging"] = p["debug_logging"]
+        if p["tags"]:
+            request["Tags"] = ansible_dict_to_boto3_tag_list(p["tags"])
+        try:
+            return self.client.create_db_proxy(aws_retry=True, **request)["DBProxy"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            self.module.fail_json_aws(e, msg=f"Failed to create DB proxy {self.name}")
+
+    def modify(self, mods):
+        try:
+            self.client.modify_db_proxy(aws_retry=True, DBProxyName=self.name, **mods)
+        except is_boto3_error_code(NOT_IMPLEMENTED_CODES) as e:
+            self.fail_not_implemented("ModifyDBProxy", mods, e)
+        except botocore.parsers.ResponseParserError as e:  # an emulator answered with a non-AWS (HTML) error page
+            self.fail_not_implemented("ModifyDBProxy", mods, e)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg=f"Failed to modify DB proxy {self.name}")
+
+    def fail_not_implemented(self, operation, mods, error):
+        self.module.fail_json(
+            msg=f"The endpoint does not implement {operation} (an AWS emulator such as moto 5.2.5 lacks it), so the "
+            f"in-place update of DB proxy {self.name} ({', '.join(sorted(mods))}) cannot be applied: {error}",
+            changed=self.changed,
+        )
+
+    def update_tags(self, arn, current):
+        if self.params["tags"] is None:
+            return current
+        to_add, to_remove = compare_aws_tags(current, self.params["tags"], self.params["purge_tags"])
+        if not to_add and not to_remove:
+            return current
+        self.changed = True
+        if not self.module.check_mode:
+            try:
+                if to_remove:
+                    self.client.remove_tags_from_resource(aws_retry=True, ResourceName=arn, TagKeys=to_remove)
+                if to_add:
+                    self.client.add_tags_to_resource(
+                        aws_retry=True, ResourceName=arn, Tags=ansible_dict_to_boto3_tag_list(to_add)
+                    )
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                self.module.fail_json_aws(e, msg=f"Failed to update tags of DB proxy {self.name}")
+        new_tags = {k: v for k, v in current.items() if k not in to_remove}
+        new_tags.update(to_add)
+        return new_tags
+
+    def register_target(self, wanted):
+        kind, ident = wanted
+        key = "DBClusterIdentifiers" if kind == "TRACKED_CLUSTER" else "DBInstanceIdentifiers"
+        try:
+            self.client.register_db_proxy_targets(
+                aws_retry=True, DBProxyName=self.name, TargetGroupName="default", **{key: [ident]}
+            )
+        except is_boto3_error_code("DBProxyTargetAlreadyRegisteredFault"):
+            return
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg=f"Failed to register {ident} as target of DB proxy {self.name}")
+
+    def delete(self):
+        try:
+            self.client.delete_db_proxy(aws_retry=True, DBProxyName=self.name)
+        except is_boto3_error_code("DBProxyNotFoundFault"):
+            return
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg=f"Failed to delete DB proxy {self.name}")
+
+    # ---------------------------------------------------------------- states
+    def ensure_present(self):
+        check = self.module.check_mode
+        proxy = self.describe()
+        before_tags = self.list_tags(proxy["DBProxyArn"]) if proxy else {}
+        before_targets = self.describe_targets() if proxy else []
+        before = self.view(proxy, before_tags, before_targets)
+        wanted = self.wanted_target()
+
+        if proxy is None:
+            self.changed = True
+            if check:
+                planned = {
+                    "DBProxyName": self.name,
+                    "EngineFamily": self.params["engine_family"],
+                    "Auth": self.desired_auth() or [],
+                    "RoleArn": self.params["role_arn"],
+                    "VpcSubnetIds": self.params["vpc_subnet_ids"] or [],
+                    "VpcSecurityGroupIds": self.params["vpc_security_group_ids"] or [],
+                    "RequireTLS": self.params["require_tls"],
+                }
+                for opt, api in (("idle_client_timeout", "IdleClientTimeout"), ("debug_logging", "DebugLogging")):
+                    if self.params[opt] is not None:
+                        planned[api] = self.params[opt]
+                planned_targets = [{"RdsResourceId": wanted[1], "Type": wanted[0]}] if wanted else []
+                return self.finish(before, planned, self.params["tags"] or {}, planned_targets)
+            proxy = self.create()
+            tags = self.params["tags"] or {}
+        else:
+            self.fail_immutable(proxy)
+            mods = self.modifications(proxy)
+            if mods:
+                self.changed = True
+                if check:
+                    proxy = dict(
+                        proxy, **{("VpcSecurityGroupIds" if k == "SecurityGroups" else k): v for k, v in mods.items()}
+                    )
+                else:
+                    self.modify(mods)
+            tags = self.update_tags(proxy["DBProxyArn"], before_tags)
+
+        targets = before_targets
+        if wanted and not self.target_registered(targets, wanted):
+            self.changed = True
+            if check:
+                targets = targets + [{"RdsResourceId": wanted[1], "Type": wanted[0]}]
+            else:
+                if proxy.get("Status") != "available":
+                    proxy = self.wait_available()
+                self.register_target(wanted)
+
+        if not check and self.changed:
+            proxy = self.wait_available() if self.params["wait"] else (self.describe() or proxy)
+            targets = self.describe_targets()
+        elif not check and self.params["wait"] and proxy.get("Status") != "available":
+            proxy = self.wait_available()
+        return self.finish(before, proxy, tags, targets)
+
+    def ensure_absent(self):
+        proxy = self.describe()
+        if proxy is None:
+            return self.finish({}, None, {}, [])
+        before = self.view(proxy, self.list_tags(proxy["DBProxyArn"]), self.describe_targets())
+        self.changed = True
+        if not self.module.check_mode:
+            if proxy.get("Status") != "deleting":
+                self.delete()
+            if self.params["wait"]:
+                self.wait_for(lambda p: p is None, "to be deleted")
+        return self.finish(before, None, {}, [])
+
+    def finish(self, before, proxy, tags, targets):
+        result = {"changed": self.changed, "db_proxy": self.output(proxy, tags, targets)}
+        if self.module._diff:
+            result["diff"] = {"before": before, "after": self.view(proxy, tags, targets)}
+        self.module.exit_json(**result)
+
+
+def main():
+    auth_spec = {
+        "secret_arn": {"type": "str", "required": True, "no_log": False},
+        "auth_scheme": {"type": "str", "default": "SECRETS", "choices": ["SECRETS"]},
+        "iam_auth": {"type": "str", "default": "DISABLED", "choices": ["DISABLED", "REQUIRED", "ENABLED"]},
+        "client_password_auth_type": {
+            "type": "str",
+            "choices": [
+                "MYSQL_NATIVE_PASSWORD",
+                "MYSQL_CACHING_SHA2_PASSWORD",
+                "POSTGRES_SCRAM_SHA_256",
+                "POSTGRES_MD5",
+                "SQL_SERVER_AUTHENTICATION",
+            ],
+        },
+        "description": {"type": "str"},
+    }
+    argument_spec = {
+        "name": {"type": "str", "required": True, "aliases": ["db_proxy_name"]},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "engine_family": {"type": "str", "default": "POSTGRESQL", "choices": ["POSTGRESQL", "MYSQL", "SQLSERVER"]},
+        "auth": {"type": "list", "elements": "dict", "options": auth_spec},
+        "role_arn": {"type": "str"},
+        "vpc_subnet_ids": {"type": "list", "elements": "str"},
+        "vpc_security_group_ids": {"type": "list", "elements": "str"},
+        "require_tls": {"type": "bool", "default": True},
+        "idle_client_timeout": {"type": "int"},
+        "debug_logging": {"type": "bool"},
+        "target_cluster_identifier": {"type": "str"},
+        "target_instance_identifier": {"type": "str"},
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": 900},
+        "tags": {"type": "dict", "aliases": ["resource_tags"]},
+        "purge_tags": {"type": "bool", "default": True},
+    }
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("target_cluster_identifier", "target_instance_identifier")],
+        supports_check_mode=True,
+    )
+    if module.params["idle_client_timeout"] is not None and not 1 <= module.params["idle_client_timeout"] <= 28800:
+        module.fail_json(msg="idle_client_timeout must be between 1 and 28800 seconds")
+
+    manager = ProxyManager(module)
+    if module.params["state"] == "present":
+        manager.ensure_present()
+    else:
+        manager.ensure_absent()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+#!/usr/bin/python
+# ruff: noqa: EXE001  (ansible-test requires the shebang on a non-executable module)
+
+# Copyright: ResumeStack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: vpc_flow_log
+version_added: 1.0.0
+short_description: Manage a VPC flow log delivered to CloudWatch Logs
+description:
+  - Create, update (replace) or delete the flow log of one VPC that delivers to one CloudWatch Logs log group.
+  - The flow log is identified by O(vpc_id) + O(log_group_name) (C(DescribeFlowLogs) filtered on C(resource-id),
+    destination type C(cloud-watch-logs)). The module manages exactly one flow log per VPC and log group.
+  - Traffic type, delivery role and aggregation interval are immutable in EC2. When an existing flow log differs in
+    one of them, the module B(replaces) it (delete, then create), which leaves a gap of a few seconds in the
+    captured traffic and yields a new flow log ID.
+  - Should several flow logs of the VPC deliver to the same log group, the one matching the requested settings is kept
+    and the others are deleted.
+  - Tags are reconciled in place (they do not cause a replacement).
+  - "IAM permissions needed by the caller: C(ec2:DescribeFlowLogs), C(ec2:CreateFlowLogs), C(ec2:DeleteFlowLogs),
+    C(ec2:CreateTags), C(ec2:DeleteTags), C(iam:PassRole) on O(deliver_logs_permission_arn) and
+    C(logs:CreateLogDelivery)/C(logs:DeleteLogDelivery). The delivery role itself needs C(logs:CreateLogGroup),
+    C(logs:CreateLogStream), C(logs:PutLogEvents), C(logs:DescribeLogGroups) and C(logs:DescribeLogStreams), and must
+    trust C(vpc-flow-logs.amazonaws.com)."
+author:
+  - ResumeStack maintainers (@resumestack)
+options:
+  vpc_id:
+    description:
+      - ID of the VPC whose traffic is captured.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) ensures the flow log exists with the given settings.
+      - V(absent) deletes every flow log of O(vpc_id) that delivers to O(log_group_name).
+    type: str
+    choices: ['present', 'absent']
+    default: present
+  log_group_name:
+    description:
+      - Name of the CloudWatch Logs log group the flow log delivers to.
+      - The log group is created by the service on first delivery if the delivery role may do so, but it is better to
+        create it beforehand (for example with M(amazon.aws.cloudwatchlogs_log_group)) to control its retention.
+    type: str
+    required: true
+  traffic_type:
+    description:
+      - Type of traffic to capture. Immutable; a change replaces the flow log.
+    type: str
+    choices: ['ALL', 'ACCEPT', 'REJECT']
+    default: ALL
+  deliver_logs_permission_arn:
+    description:
+      - ARN of the IAM role the flow log service assumes to publish to CloudWatch Logs.
+      - Required when O(state=present). Immutable; a change replaces the flow log.
+    type: str
+    aliases: ['role_arn']
+  max_aggregation_interval:
+    description:
+      - Maximum interval, in seconds, during which a flow of packets is captured and aggregated into a record.
+      - Immutable; a change replaces the flow log.
+    type: int
+    choices: [60, 600]
+    default: 600
+notes:
+  - Supports C(check_mode) (no API writes) and C(diff_mode).
+  - Member of the action group C(resumestack.cloud.aws), which extends C(amazon.aws.aws) and C(community.aws.aws);
+    use C(module_defaults) on C(group/resumestack.cloud.aws) to share credentials, region and endpoint with every AWS
+    module. C(group/amazon.aws.aws) and C(group/aws) do B(not) reach this module.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Capture all traffic of the VPC into CloudWatch Logs
+  resumestack.cloud.vpc_flow_log:
+    vpc_id: "{{ vpc.vpc.id }}"
+    log_group_name: /resumestack/vpc-flow-logs
+    deliver_logs_permission_arn: "{{ flow_log_role.iam_role.arn }}"
+    traffic_type: ALL
+    max_aggregation_interval: 60
+    tags:
+      Project: resumestack
+
+- name: Remove the flow log(s) of the VPC to that log group
+  resumestack.cloud.vpc_flow_log:
+    vpc_id: "{{ vpc.vpc.id }}"
+    log_group_name: /resumestack/vpc-flow-logs
+    state: absent
+"""
+
+RETURN = r"""
+flow_log:
+  description:
+    - The flow log as returned by C(DescribeFlowLogs), keys converted to snake_case, tags as a dict.
+    - Empty dict when O(state=absent).
+    - In check mode, when the flow log would be created, contains the requested settings with C(flow_log_id=null).
+  returned: always
+  type: dict
+  contains:
+    flow_log_id:
+      description: ID of the flow log.
+      type: str
+      sample: fl-0123456789abcdef0
+    resource_id:
+      description: ID of the VPC.
+      type: str
+      sample: vpc-0123456789abcdef0
+    log_group_name:
+      description: Destination log group.
+      type: str
+      sample: /resumestack/vpc-flow-logs
+    log_destination_type:
+      description: Destination type, always C(cloud-watch-logs) for this module.
+      type: str
+      sample: cloud-watch-logs
+    traffic_type:
+      description: Captured traffic type.
+      type: str
+      sample: ALL
+    deliver_logs_permission_arn:
+      description: Delivery IAM role.
+      type: str
+      sample: arn:aws:iam::123456789012:role/flow-logs
+    deliver_logs_status:
+      description: Status of log delivery (C(SUCCESS) or C(FAILED)).
+      type: str
+      sample: SUCCESS
+    flow_log_status:
+      description: Status of the flow log.
+      type: str
+      sample: ACTIVE
+    max_aggregation_interval:
+      description: Aggregation interval in seconds.
+      type: int
+      sample: 600
+    log_format:
+      description: Record format.
+      type: str
+    creation_time:
+      description: Creation timestamp.
+      type: str
+    tags:
+      description: Tags of the flow log.
+      type: dict
+      sample: {"Project": "resumestack"}
+deleted_flow_log_ids:
+  description: IDs of flow logs deleted by this run (replacement, duplicates or O(state=absent)).
+  returned: always
+  type: list
+  elements: str
+  sample: ["fl-0123456789abcdef0"]
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
+IMMUTABLE = (
+    # (API key, module option)
+    ("TrafficType", "traffic_type"),
+    ("DeliverLogsPermissionArn", "deliver_logs_permission_arn"),
+    ("MaxAggregationInterval", "max_aggregation_interval"),
+)
+
+
+@AWSRetry.jittered_backoff()
+def _describe_flow_logs_paginated(client, **kwargs):
+    return client.get_paginator("describe_flow_logs").paginate(**kwargs).build_full_result()
+
+
+def describe_flow_logs(client, module, vpc_id, log_group_name):
+    try:
+        result = _describe_flow_logs_paginated(client, Filters=[{"Name": "resource-id", "Values": [vpc_id]}])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Failed to describe flow logs of {vpc_id}")
+    return [
+        fl
+        for fl in result.get("FlowLogs", [])
+        if fl.get("LogDestinationType", "cloud-watch-logs") == "cloud-watch-logs"
+        and fl.get("LogGroupName") == log_group_name
+        and fl.get("ResourceId") == vpc_id
+    ]
+
+
+def matches(flow_log, params):
+    return all(flow_log.get(api_key) == params[opt] for api_key, opt in IMMUTABLE)
+
+
+def comparable(flow_log):
+    """Reduced view used for diff output."""
+    if not flow_log:
+        return {}
+    view = {opt: flow_log.get(api_key) for api_key, opt in IMMUTABLE}
+    view["log_group_name"] = flow_log.get("LogGroupName")
+    view["flow_log_id"] = flow_log.get("FlowLogId")
+    view["tags"] = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
+    return view
+
+
+def format_flow_log(flow_log):
+    if not flow_log:
+        return {}
+    tags = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
+    result = camel_dict_to_snake_dict({k: v for k, v in flow_log.items() if k != "Tags"})
+    result["tags"] = tags
+    return result
+
+
+def delete_flow_logs(client, module, flow_log_ids):
+    if not flow_log_ids or module.check_mode:
+        return
+    try:
+        response = client.delete_flow_logs(aws_retry=True, FlowLogIds=flow_log_ids)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Failed to delete flow logs {flow_log_ids}")
+    failed = [
+        u for u in response.get("Unsuccessful", []) if u.get("Error", {}).get("Code") != "InvalidFlowLogId.NotFound"
+    ]
+    if failed:
+        module.fail_json(msg=f"Failed to delete flow logs: {failed}", unsuccessful=failed)
+
+
+def create_flow_log(client, module, params):
+    request = {
+        "ResourceIds": [params["vpc_id"]],
+        "ResourceType": "VPC",
+        "TrafficType": params["traffic_type"],
+        "LogDestinationType": "cloud-watch-logs",
+        "LogGroupName": params["log_group_name"],
+        "DeliverLogsPermissionArn": params["deliver_logs_permission_arn"],
+        "MaxAggregationInterval": params["max_aggregation_interval"],
+    }
+    if params["tags"]:
+        request["TagSpecifications"] = [
+            {"ResourceType": "vpc-flow-log", "Tags": ansible_dict_to_boto3_tag_list(params["tags"])}
+        ]
+    try:
+        response = client.create_flow_logs(aws_retry=True, **request)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Failed to create flow log for {params['vpc_id']}")
+    if response.get("Unsuccessful"):
+        module.fail_json(
+            msg=f"Failed to create flow log for {params['vpc_id']}: {response['Unsuccessful']}",
+            unsuccessful=response["Unsuccessful"],
+        )
+    flow_log_id = response["FlowLogIds"][0]
+    try:
+        described = client.describe_flow_logs(aws_retry=True, FlowLogIds=[flow_log_id])["FlowLogs"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Failed to describe created flow log {flow_log_id}")
+    return described[0] if described else {"FlowLogId": flow_log_id}
+
+
+def planned_flow_log(params):
+    """What a flow log created by this run will look like (used in check mode)."""
+    return {
+        "FlowLogId": None,
+        "ResourceId": params["vpc_id"],
+        "LogDestinationType": "cloud-watch-logs",
+        "LogGroupName": params["log_group_name"],
+        "TrafficType": params["traffic_type"],
+        "DeliverLogsPermissionArn": params["deliver_logs_permission_arn"],
+        "MaxAggregationInterval": params["max_aggregation_interval"],
+        "Tags": ansible_dict_to_boto3_tag_list(params["tags"] or {}),
+    }
+
+
+def reconcile_tags(client, module, flow_log, tags, purge_tags):
+    """Returns (changed, updated flow_log dict)."""
+    if tags is None:
+        return False, flow_log
+    current = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
+    to_add, to_remove = compare_aws_tags(current, tags, purge_tags)
+    if not to_add and not to_remove:
+        return False, flow_log
+    if not module.check_mode:
+        try:
+            if to_remove:
+                client.delete_tags(
+                    aws_retry=True, Resources=[flow_log["FlowLogId"]], Tags=[{"Key": k} for k in to_remove]
+                )
+            if to_add:
+                client.create_tags(
+                    aws_retry=True, Resources=[flow_log["FlowLogId"]], Tags=ansible_dict_to_boto3_tag_list(to_add)
+                )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg=f"Failed to update tags of flow log {flow_log['FlowLogId']}")
+    new_tags = {k: v for k, v in current.items() if k not in to_remove}
+    new_tags.update(to_add)
+    updated = dict(flow_log)
+    updated["Tags"] = ansible_dict_to_boto3_tag_list(new_tags)
+    return True, updated
+
+
+def ensure_present(client, module):
+    params = module.params
+    existing = describe_flow_logs(client, module, params["vpc_id"], params["log_group_name"])
+    keep = next((fl for fl in existing if matches(fl, params)), None)
+    stale_ids = [fl["FlowLogId"] for fl in existing if fl is not keep]
+    before = comparable(keep or (existing[0] if existing else None))
+
+    changed = bool(stale_ids)
+    delete_flow_logs(client, module, stale_ids)
+
+    if keep is None:
+        changed = True
+        flow_log = planned_flow_log(params) if module.check_mode else create_flow_log(client, module, params)
+    else:
+        tags_changed, flow_log = reconcile_tags(client, module, keep, params["tags"], params["purge_tags"])
+        changed = changed or tags_changed
+
+    result = {"changed": changed, "flow_log": format_flow_log(flow_log), "deleted_flow_log_ids": stale_ids}
+    if module._diff:
+        result["diff"] = {"before": before, "after": comparable(flow_log)}
+    module.exit_json(**result)
+
+
+def ensure_absent(client, module):
+    params = module.params
+    existing = describe_flow_logs(client, module, params["vpc_id"], params["log_group_name"])
+    ids = [fl["FlowLogId"] for fl in existing]
+    delete_flow_logs(client, module, ids)
+    result = {"changed": bool(ids), "flow_log": {}, "deleted_flow_log_ids": ids}
+    if module._diff:
+        result["diff"] = {"before": {"flow_logs": [comparable(fl) for fl in existing]}, "after": {"flow_logs": []}}
+    module.exit_json(**result)
+
+
+def main():
+    argument_spec = {
+        "vpc_id": {"type": "str", "required": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "log_group_name": {"type": "str", "required": True},
+        "traffic_type": {"type": "str", "default": "ALL", "choices": ["ALL", "ACCEPT", "REJECT"]},
+        "deliver_logs_permission_arn": {"type": "str", "aliases": ["role_arn"]},
+        "max_aggregation_interval": {"type": "int", "default": 600, "choices": [60, 600]},
+        "tags": {"type": "dict", "aliases": ["resource_tags"]},
+        "purge_tags": {"type": "bool", "default": True},
+    }
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        required_if=[("state", "present", ["deliver_logs_permission_arn"])],
+        supports_check_mode=True,
+    )
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+
+    if module.params["state"] == "present":
+        ensure_present(client, module)
+    else:
+        ensure_absent(client, module)
+
+
+if __name__ == "__main__":
+    main()
