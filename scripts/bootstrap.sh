@@ -8,8 +8,11 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 locks=(requirements.txt)
 [ -f app/requirements.txt ] && locks+=(app/requirements.txt)
+# app/requirements.txt includes requirements-runtime.txt: hash it too, install it through its includer.
+hashed=("${locks[@]}")
+[ -f app/requirements-runtime.txt ] && hashed+=(app/requirements-runtime.txt)
 
-want=$(cat "${locks[@]}" | sha256sum | cut -d' ' -f1)
+want=$(cat "${hashed[@]}" | sha256sum | cut -d' ' -f1)
 have=$(cat "$VENV/.lock-sha256" 2>/dev/null || true)
 if [ -x "$VENV/bin/python" ] && [ "$want" = "$have" ]; then
   exit 0
