@@ -9,7 +9,7 @@ PLAYBOOK    := $(ANSIBLE_ENV) $(VENV)/bin/ansible-playbook
 # Extra arguments for ansible-playbook, e.g. make up ARGS='-e network_nat_mode=single'
 ARGS        ?=
 
-.PHONY: help venv localcloud localcloud-stop up down check test lint bench lock clean
+.PHONY: help venv localcloud localcloud-stop dataplane up down check test lint bench lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,14 +23,18 @@ localcloud: venv ## Start the embedded local cloud (moto on 127.0.0.1) unless it
 localcloud-stop: venv ## Stop the local cloud this project started
 	@$(PY) -m localcloud stop
 
-up: localcloud ## Provision the whole stack on the local cloud (site.yml)
+dataplane: venv ## Install/start Docker and build the test hosts' base image (cached)
+	@./scripts/dataplane-setup.sh
+
+up: localcloud dataplane ## Provision, configure and deploy the whole stack on the local cloud (site.yml)
 	@$(PLAYBOOK) site.yml $(ARGS)
 
 check: localcloud ## Dry run of site.yml with diffs
 	@$(PLAYBOOK) site.yml --check --diff $(ARGS)
 
 down: venv ## Tear the stack down, then stop the local cloud
-	@if $(PY) -m localcloud check >/dev/null 2>&1; then $(PLAYBOOK) playbooks/teardown.yml $(ARGS); \
+	@if $(PY) -m localcloud check >/dev/null 2>&1; then $(PLAYBOOK) playbooks/teardown.yml $(ARGS) && \
+	  $(PY) -m localcloud.ecs down --endpoint "$$($(PY) -m localcloud endpoint)" && $(PY) -m localcloud down; \
 	else echo "local cloud not running: nothing to tear down"; fi
 	@$(PY) -m localcloud stop
 

@@ -48,9 +48,7 @@ def free_port() -> int:
 
 def pg_env() -> dict[str, str]:
     subprocess.run(["bash", str(PG_SCRIPT), "start"], check=True)
-    out = subprocess.run(
-        ["bash", str(PG_SCRIPT), "env"], check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run(["bash", str(PG_SCRIPT), "env"], check=True, capture_output=True, text=True).stdout
     env = {}
     for line in out.splitlines():
         if line.startswith("export "):
@@ -61,11 +59,7 @@ def pg_env() -> dict[str, str]:
 
 def psql(env: dict[str, str], sql: str, db: str = "postgres") -> str:
     bindir = env.get("PG_LOCAL_BINDIR", "")
-    exe = (
-        str(Path(bindir) / "psql")
-        if bindir and (Path(bindir) / "psql").exists()
-        else "psql"
-    )
+    exe = str(Path(bindir) / "psql") if bindir and (Path(bindir) / "psql").exists() else "psql"
     return subprocess.run(
         [exe, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
         env={**os.environ, **env},
@@ -99,9 +93,7 @@ def parse_wrk(out: str) -> dict[str, Any]:
     }
 
 
-def run_wrk(
-    url: str, method: str, concurrency: int, duration: int, threads: int
-) -> dict[str, Any]:
+def run_wrk(url: str, method: str, concurrency: int, duration: int, threads: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(f'wrk.method = "{method}"\n')
         script = fh.name
@@ -125,21 +117,17 @@ def run_wrk(
             timeout=duration + 60,
         ).stdout
     finally:
-        os.unlink(script)
+        Path(script).unlink()
     return parse_wrk(out)
 
 
-async def _httpx_load(
-    url: str, method: str, concurrency: int, duration: int
-) -> dict[str, Any]:
+async def _httpx_load(url: str, method: str, concurrency: int, duration: int) -> dict[str, Any]:
     import httpx
 
     latencies: list[float] = []
     failures = 0
     deadline = time.perf_counter() + duration
-    limits = httpx.Limits(
-        max_connections=concurrency, max_keepalive_connections=concurrency
-    )
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
 
         async def loop() -> None:
@@ -154,11 +142,7 @@ async def _httpx_load(
         started = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    q = (
-        statistics.quantiles(latencies, n=100)
-        if len(latencies) > 1
-        else [float("nan")] * 99
-    )
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
     return {
         "rps": len(latencies) / elapsed,
         "p50_ms": q[49],
@@ -175,9 +159,7 @@ def load(url: str, method: str, args: argparse.Namespace) -> dict[str, Any]:
     return asyncio.run(_httpx_load(url, method, args.concurrency, args.duration))
 
 
-def run_pgbench(
-    env: dict[str, str], resume_id: int, args: argparse.Namespace
-) -> dict[str, Any]:
+def run_pgbench(env: dict[str, str], resume_id: int, args: argparse.Namespace) -> dict[str, Any]:
     bindir = env.get("PG_LOCAL_BINDIR", "")
     exe = str(Path(bindir) / "pgbench") if bindir else "pgbench"
     if not Path(exe).exists():
@@ -208,7 +190,7 @@ def run_pgbench(
             timeout=args.duration + 60,
         ).stdout
     finally:
-        os.unlink(script)
+        Path(script).unlink()
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = re.search(r"latency average = ([\d.]+) ms", out)
     txns = re.search(r"number of transactions actually processed: (\d+)", out)
@@ -236,23 +218,13 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--workers", type=int, default=2, help="uvicorn workers (default 2)"
-    )
-    parser.add_argument(
-        "--concurrency", type=int, default=32, help="connections (default 32)"
-    )
-    parser.add_argument(
-        "--duration", type=int, default=10, help="seconds per measurement"
-    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2)")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument(
-        "--json", action="store_true", help="also print the results as JSON"
-    )
-    parser.add_argument(
-        "--keep-db", action="store_true", help=f"keep database {BENCH_DB}"
-    )
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--keep-db", action="store_true", help=f"keep database {BENCH_DB}")
     args = parser.parse_args()
     if args.tool == "auto":
         args.tool = "wrk" if shutil.which("wrk") else "httpx"
@@ -263,9 +235,7 @@ def main() -> int:
     psql(env, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     psql(env, f"CREATE DATABASE {BENCH_DB}")
 
-    pool = max(
-        2, -(-args.concurrency // args.workers)
-    )  # per-worker pool covers the load
+    pool = max(2, -(-args.concurrency // args.workers))  # per-worker pool covers the load
     app_env = {
         **os.environ,
         "DB_HOST": env["PGHOST"],
@@ -295,8 +265,7 @@ def main() -> int:
     resume_id = int(
         psql(
             env,
-            "INSERT INTO resumes (name, contact, sections) VALUES "
-            f"('Bench', '{contact}', '{sections}') RETURNING id",
+            f"INSERT INTO resumes (name, contact, sections) VALUES ('Bench', '{contact}', '{sections}') RETURNING id",
             BENCH_DB,
         ).splitlines()[0]
     )
@@ -335,22 +304,16 @@ def main() -> int:
     }
     try:
         wait_http(f"{base}/health", 60, server)
-        # Warm-up (connections, pools) – not measured.
+        # Warm-up (connections, pools), not measured.
         load(
             f"{base}/api/resumes/{resume_id}/views",
             "POST",
             argparse.Namespace(**{**vars(args), "duration": 1}),
         )
-        before = int(
-            psql(env, f"SELECT views FROM resumes WHERE id = {resume_id}", BENCH_DB)
-        )
+        before = int(psql(env, f"SELECT views FROM resumes WHERE id = {resume_id}", BENCH_DB))
         results["health"] = load(f"{base}/health", "GET", args)
-        results["increment"] = load(
-            f"{base}/api/resumes/{resume_id}/views", "POST", args
-        )
-        after = int(
-            psql(env, f"SELECT views FROM resumes WHERE id = {resume_id}", BENCH_DB)
-        )
+        results["increment"] = load(f"{base}/api/resumes/{resume_id}/views", "POST", args)
+        after = int(psql(env, f"SELECT views FROM resumes WHERE id = {resume_id}", BENCH_DB))
         results["increment"]["views_added"] = after - before
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -365,20 +328,13 @@ def main() -> int:
         psql(env, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
     inc, hl, pgb = results["increment"], results["health"], results["pgbench"]
-    results["ratio_api_increment_to_pgbench"] = (
-        inc["rps"] / pgb["tps"] if pgb["tps"] else None
-    )
+    results["ratio_api_increment_to_pgbench"] = inc["rps"] / pgb["tps"] if pgb["tps"] else None
     print(
         f"\nmachine: {results['cores']} cores | uvicorn workers: {args.workers} | "
         f"concurrency: {args.concurrency} | {args.duration}s per measurement | load: {args.tool}"
     )
-    print(
-        f"{'measurement':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}"
-    )
-    print(
-        f"{'GET /health':<34}{hl['rps']:>10.0f}{hl['p50_ms']:>10.2f}{hl['p99_ms']:>10.2f}"
-        f"{hl['requests']:>10}"
-    )
+    print(f"{'measurement':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}")
+    print(f"{'GET /health':<34}{hl['rps']:>10.0f}{hl['p50_ms']:>10.2f}{hl['p99_ms']:>10.2f}{hl['requests']:>10}")
     print(
         f"{'POST /api/resumes/{id}/views':<34}{inc['rps']:>10.0f}{inc['p50_ms']:>10.2f}"
         f"{inc['p99_ms']:>10.2f}{inc['requests']:>10}"
@@ -387,9 +343,7 @@ def main() -> int:
         f"{'pgbench (same UPDATE)':<34}{pgb['tps']:>10.0f}{pgb['latency_avg_ms']:>10.2f}"
         f"{'(avg)':>10}{pgb['transactions']:>10}"
     )
-    print(
-        f"\nratio API increments/s : pgbench tps = {results['ratio_api_increment_to_pgbench']:.3f}"
-    )
+    print(f"\nratio API increments/s : pgbench tps = {results['ratio_api_increment_to_pgbench']:.3f}")
     print(
         f"views added during the increment run: {inc['views_added']} "
         f"(requests {inc['requests']}, non-2xx {inc['non_2xx']})"

@@ -74,7 +74,7 @@ class Emulator:
     def healthy(self) -> bool:
         """True when a moto server answers its management API on the port."""
         try:
-            with urllib.request.urlopen(self.endpoint + HEALTH_PATH, timeout=2) as resp:
+            with urllib.request.urlopen(self.endpoint + HEALTH_PATH, timeout=2) as resp:  # noqa: S310 - http://127.0.0.1 only
                 return resp.status == 200 and b"moto" in resp.read().lower()
         except (OSError, urllib.error.URLError):
             return False

@@ -1,0 +1,654 @@
+"""The local cloud's data plane: what the emulator only records, made real on this machine.
+
+* Every running EC2 instance tagged with the project becomes a Docker container built
+  from the base image of ``localcloud/images/`` (one Docker network per VPC, carrying the
+  VPC's CIDR, internal: no route off this machine), reachable over SSH at the private IP the
+  emulator gave it, with the public half of the emulator's key pair in ``authorized_keys``.
+* Every database master secret of the project (JSON with engine/host/port/dbname/username/
+  password) becomes a login role and a database on the local PostgreSQL cluster
+  (``scripts/pg-local.sh``). The test hosts reach it under the secret's ``host`` name and the
+  RDS endpoints through ``/etc/hosts`` entries pointing at the network's gateway, where a small
+  TCP forwarder (``localcloud.dbproxy``) listens on the secret's port.
+
+``sync`` reconciles all of it from the emulator's state and reports one ``changed:`` line per
+action, so a role can run it every time and report changed only when it did something.
+Only objects labelled with this emulator's endpoint are ever touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcloud.emulator import LocalCloudError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent
+IMAGE_DIR = PACKAGE_DIR / "images" / "debian-bookworm"
+IMAGE_REPO = "resume-localcloud/debian-bookworm"
+LABEL = "io.resume.localcloud"
+# The name under which the test hosts reach the emulator (through a forwarder on the gateway).
+EMULATOR_HOSTNAME = "aws.localcloud.internal"
+HOSTS_BEGIN = "# BEGIN localcloud dataplane"
+HOSTS_END = "# END localcloud dataplane"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_EMULATOR_PORT = 5100
+PG_PORT_BASE = 56000  # clusters of non-default emulators: 56000-59999
+PG_PORT_SPAN = 4000
+
+
+def run(
+    argv: Sequence[str], *, check: bool = True, input_text: str | None = None, env: dict[str, str] | None = None
+) -> str:
+    """Run a command (never through a shell); return stdout, raise with stderr on failure."""
+    proc = subprocess.run(  # noqa: S603 - argv lists built here, no shell
+        list(argv), capture_output=True, text=True, input=input_text, env=env, check=False
+    )
+    if check and proc.returncode != 0:
+        raise LocalCloudError(f"{' '.join(argv[:3])} ... failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+    return proc.stdout
+
+
+# --------------------------------------------------------------------------- image
+
+
+def recipe_digest(image_dir: Path = IMAGE_DIR) -> str:
+    """Hash of every file of the recipe: the image tag, so a changed recipe means a new image."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in image_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(image_dir).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def image_tag(image_dir: Path = IMAGE_DIR) -> str:
+    return f"{IMAGE_REPO}:{recipe_digest(image_dir)}"
+
+
+def read_packages(image_dir: Path = IMAGE_DIR) -> list[str]:
+    lines = (image_dir / "packages.txt").read_text().splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def image_exists(tag: str) -> bool:
+    argv = ["docker", "image", "inspect", tag]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0  # noqa: S603 - fixed argv
+
+
+def ensure_image(image_dir: Path = IMAGE_DIR, mirror: str = DEBIAN_MIRROR) -> tuple[str, bool]:
+    """Build the base image unless the image of this recipe exists; return (tag, built)."""
+    tag = image_tag(image_dir)
+    if image_exists(tag):
+        return tag, False
+    if os.geteuid() != 0:
+        raise LocalCloudError(
+            "building the base image needs root (debootstrap); run scripts/dataplane-setup.sh as root"
+        )
+    with tempfile.TemporaryDirectory(prefix="localcloud-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        print(f"building base image {tag} (debootstrap bookworm, about two minutes)", file=sys.stderr, flush=True)
+        run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), mirror])
+        for name in ("setup.sh", "packages.txt"):
+            shutil.copy2(image_dir / name, rootfs / "tmp" / name)
+        run(["chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh"])  # noqa: S108 - /tmp of the new rootfs
+        for name in ("setup.sh", "packages.txt"):
+            (rootfs / "tmp" / name).unlink()
+        shutil.copy2(image_dir / "entrypoint.sh", rootfs / "usr" / "local" / "sbin" / "localcloud-entrypoint")
+        (rootfs / "usr" / "local" / "sbin" / "localcloud-entrypoint").chmod(0o755)
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)  # noqa: S603, S607
+        run_import = subprocess.run(  # noqa: S603
+            [  # noqa: S607
+                "docker",
+                "import",
+                "--change",
+                'ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/sbin/localcloud-entrypoint"]',
+                "--change",
+                f"LABEL {LABEL}.recipe={recipe_digest(image_dir)}",
+                "-",
+                tag,
+            ],
+            stdin=tar.stdout,
+            capture_output=True,
+            check=False,
+        )
+        tar.wait()
+        if run_import.returncode != 0 or tar.returncode != 0:
+            raise LocalCloudError(f"docker import failed: {run_import.stderr.decode().strip()}")
+    return tag, True
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A running emulated instance that should exist as a test host."""
+
+    instance_id: str
+    private_ip: str
+    vpc_id: str
+    vpc_cidr: str
+    environment: str
+    public_key: str
+    name: str = ""
+
+    @property
+    def hostname(self) -> str:
+        return "ip-" + self.private_ip.replace(".", "-")
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database master secret of the project, and every name the DB is reached under."""
+
+    environment: str
+    dbname: str
+    username: str
+    password: str = field(repr=False)
+    port: int
+    names: tuple[str, ...]
+
+
+def network_gateway(cidr: str) -> str:
+    """The first host address of the VPC: AWS reserves it for the VPC router, so no instance gets it."""
+    import ipaddress
+
+    return str(next(ipaddress.ip_network(cidr, strict=False).hosts()))
+
+
+def hosts_block(names_by_ip: dict[str, Iterable[str]]) -> str:
+    lines = [HOSTS_BEGIN]
+    for ip_addr in sorted(names_by_ip):
+        names = sorted(set(names_by_ip[ip_addr]))
+        if names:
+            lines.append(f"{ip_addr} {' '.join(names)}")
+    lines.append(HOSTS_END)
+    return "\n".join(lines) + "\n"
+
+
+def replace_hosts_block(current: str, block: str) -> str:
+    """``current`` with the managed block replaced (or appended); everything else kept."""
+    out: list[str] = []
+    skipping = False
+    for line in current.splitlines(keepends=True):
+        if line.strip() == HOSTS_BEGIN:
+            skipping = True
+            continue
+        if skipping:
+            if line.strip() == HOSTS_END:
+                skipping = False
+            continue
+        out.append(line)
+    text = "".join(out)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + block
+
+
+def parse_db_secret(raw: str) -> dict[str, Any] | None:
+    """The secret's JSON when it is a PostgreSQL master secret, else None."""
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("engine") not in {"postgres", "aurora-postgresql"}:
+        return None
+    if not all(str(data.get(key, "")) for key in ("host", "dbname", "username", "password")):
+        return None
+    return data
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------- data plane
+
+
+@dataclass
+class DataPlane:
+    endpoint: str
+    region: str
+    project: str
+    state_dir: Path
+    changes: list[str] = field(default_factory=list)
+
+    # -- names and labels ----------------------------------------------------
+    @property
+    def scope(self) -> str:
+        """Short, stable id of the emulator: several emulators (ports) may run side by side."""
+        return hashlib.sha256(self.endpoint.encode()).hexdigest()[:6]
+
+    def container_name(self, instance_id: str) -> str:
+        return f"lc{self.scope}-{instance_id}"
+
+    def network_name(self, vpc_id: str) -> str:
+        return f"lc{self.scope}-{vpc_id}"
+
+    def _labels(self, **extra: str) -> list[str]:
+        labels = {f"{LABEL}.endpoint": self.endpoint, f"{LABEL}.project": self.project, **extra}
+        args: list[str] = []
+        for key, value in labels.items():
+            args += ["--label", f"{key}={value}"]
+        return args
+
+    def changed(self, message: str) -> None:
+        self.changes.append(message)
+        print(f"changed: {message}", flush=True)
+
+    # -- emulator ------------------------------------------------------------
+    def _client(self, service: str) -> Any:
+        import boto3
+
+        make_client: Any = boto3.client  # the stubs' overloads want a literal service name
+        return make_client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=os.environ.get("LOCALCLOUD_ACCESS_KEY", "testing"),
+            aws_secret_access_key=os.environ.get("LOCALCLOUD_SECRET_KEY", "testing"),
+        )
+
+    def desired_instances(self) -> list[Instance]:
+        ec2 = self._client("ec2")
+        pages = ec2.get_paginator("describe_instances").paginate(
+            Filters=[
+                {"Name": "tag:Project", "Values": [self.project]},
+                {"Name": "instance-state-name", "Values": ["running"]},
+            ]
+        )
+        raw = [inst for page in pages for res in page["Reservations"] for inst in res["Instances"]]
+        cidrs: dict[str, str] = {}
+        keys: dict[str, str] = {}
+        result = []
+        for inst in raw:
+            tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+            vpc_id = inst.get("VpcId", "")
+            if not vpc_id or not inst.get("PrivateIpAddress"):
+                continue
+            if vpc_id not in cidrs:
+                cidrs[vpc_id] = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlock"]
+            key_name = inst.get("KeyName", "")
+            if key_name and key_name not in keys:
+                pairs = ec2.describe_key_pairs(KeyNames=[key_name], IncludePublicKey=True)["KeyPairs"]
+                keys[key_name] = pairs[0].get("PublicKey", "").strip() if pairs else ""
+            result.append(
+                Instance(
+                    instance_id=inst["InstanceId"],
+                    private_ip=inst["PrivateIpAddress"],
+                    vpc_id=vpc_id,
+                    vpc_cidr=cidrs[vpc_id],
+                    environment=tags.get("Environment", ""),
+                    public_key=keys.get(key_name, ""),
+                    name=tags.get("Name", ""),
+                )
+            )
+        return sorted(result, key=lambda i: i.instance_id)
+
+    def desired_databases(self) -> list[Database]:
+        sm = self._client("secretsmanager")
+        result: list[Database] = []
+        for page in sm.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "tag-key", "Values": ["Project"]}, {"Key": "tag-value", "Values": [self.project]}]
+        ):
+            for meta in page["SecretList"]:
+                tags = {t["Key"]: t["Value"] for t in meta.get("Tags", [])}
+                if tags.get("Project") != self.project or meta.get("DeletedDate"):
+                    continue
+                try:
+                    raw = sm.get_secret_value(SecretId=meta["ARN"])["SecretString"]
+                except sm.exceptions.ClientError:
+                    continue
+                data = parse_db_secret(raw)
+                if data is None:
+                    continue
+                env = tags.get("Environment", "")
+                names = {str(data["host"]), *self._rds_endpoints(env)}
+                result.append(
+                    Database(
+                        environment=env,
+                        dbname=str(data["dbname"]),
+                        username=str(data["username"]),
+                        password=str(data["password"]),
+                        port=int(data.get("port") or 5432),
+                        names=tuple(sorted(names)),
+                    )
+                )
+        return result
+
+    def _rds_endpoints(self, environment: str) -> set[str]:
+        rds = self._client("rds")
+        names: set[str] = set()
+
+        def matches(tag_list: list[dict[str, str]]) -> bool:
+            tags = {t["Key"]: t["Value"] for t in tag_list}
+            return tags.get("Project") == self.project and tags.get("Environment") == environment
+
+        for cluster in rds.describe_db_clusters().get("DBClusters", []):
+            if matches(cluster.get("TagList", [])):
+                names.update(h for h in (cluster.get("Endpoint"), cluster.get("ReaderEndpoint")) if h)
+        for inst in rds.describe_db_instances().get("DBInstances", []):
+            if matches(inst.get("TagList", [])) and inst.get("Endpoint", {}).get("Address"):
+                names.add(inst["Endpoint"]["Address"])
+        return names
+
+    # -- docker --------------------------------------------------------------
+    def _docker_json(self, *argv: str) -> list[dict[str, Any]]:
+        out = run(["docker", *argv, "--format", "{{json .}}"])
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def existing_containers(self) -> dict[str, dict[str, Any]]:
+        rows = self._docker_json("ps", "-a", "--no-trunc", "--filter", f"label={LABEL}.endpoint={self.endpoint}")
+        return {row["Names"]: row for row in rows}
+
+    def existing_networks(self) -> dict[str, dict[str, Any]]:
+        rows = self._docker_json("network", "ls", "--no-trunc", "--filter", f"label={LABEL}.endpoint={self.endpoint}")
+        return {row["Name"]: row for row in rows}
+
+    def ensure_network(self, inst: Instance, networks: dict[str, dict[str, Any]]) -> str:
+        name = self.network_name(inst.vpc_id)
+        if name not in networks:
+            overlap = [
+                row["Name"]
+                for row in self._docker_json("network", "ls", "--filter", f"label={LABEL}.vpc")
+                if row["Name"] not in networks
+            ]
+            try:
+                run(
+                    [
+                        "docker",
+                        "network",
+                        "create",
+                        "--driver",
+                        "bridge",
+                        "--internal",
+                        "--subnet",
+                        inst.vpc_cidr,
+                        "--gateway",
+                        network_gateway(inst.vpc_cidr),
+                        *self._labels(**{f"{LABEL}.vpc": inst.vpc_id}),
+                        name,
+                    ]
+                )
+            except LocalCloudError as exc:
+                raise LocalCloudError(
+                    f"cannot create the Docker network of {inst.vpc_id} ({inst.vpc_cidr}): {exc}. Networks of other "
+                    f"local clouds that may overlap: {', '.join(overlap) or 'none'}; tear that stack down or give "
+                    "this one another network_vpc_cidr"
+                ) from exc
+            networks[name] = {"Name": name}
+            self.changed(f"network {name} ({inst.vpc_cidr}) for {inst.vpc_id}")
+        return name
+
+    def ensure_container(
+        self, inst: Instance, image: str, containers: dict[str, dict[str, Any]], networks: dict[str, dict[str, Any]]
+    ) -> None:
+        name = self.container_name(inst.instance_id)
+        row = containers.get(name)
+        if row is not None and row.get("State") == "running":
+            return
+        if row is not None:
+            run(["docker", "rm", "-f", name])
+        network = self.ensure_network(inst, networks)
+        run(
+            [
+                "docker",
+                "run",
+                "--detach",
+                "--name",
+                name,
+                "--hostname",
+                inst.hostname,
+                "--network",
+                network,
+                "--ip",
+                inst.private_ip,
+                "--restart",
+                "unless-stopped",
+                "--env",
+                f"LOCALCLOUD_SSH_PUBLIC_KEY={inst.public_key}",
+                *self._labels(**{f"{LABEL}.instance": inst.instance_id, f"{LABEL}.environment": inst.environment}),
+                image,
+            ]
+        )
+        self.changed(f"test host {inst.instance_id} ({inst.name or 'unnamed'}) at {inst.private_ip}")
+
+    def sync_hosts_file(self, inst: Instance, databases: list[Database]) -> None:
+        gateway = network_gateway(inst.vpc_cidr)
+        names = [EMULATOR_HOSTNAME, *(n for db in databases if db.environment == inst.environment for n in db.names)]
+        block = hosts_block({gateway: names})
+        name = self.container_name(inst.instance_id)
+        current = run(["docker", "exec", name, "cat", "/etc/hosts"])
+        wanted = replace_hosts_block(current, block)
+        if wanted != current:
+            # /etc/hosts is a bind mount: rewrite it in place, never replace the file.
+            run(["docker", "exec", "-i", name, "sh", "-c", "cat > /etc/hosts"], input_text=wanted)
+            self.changed(f"/etc/hosts of {inst.instance_id}: {', '.join(sorted(names)) or 'no database names'}")
+
+    # -- database ------------------------------------------------------------
+    @property
+    def emulator_port(self) -> int:
+        return int(self.endpoint.rstrip("/").rsplit(":", 1)[1])
+
+    def pg_cluster_env(self) -> dict[str, str]:
+        """Which scripts/pg-local.sh cluster backs this emulator's databases.
+
+        The default emulator (port 5100, `make up`) uses the default cluster (.state/postgres,
+        port 55432). Every other emulator gets a cluster of its own under its run folder, on a
+        port derived from its scope: several stacks of one project share role names
+        (resume_admin) with different passwords, and one cluster would flip between them.
+        PG_LOCAL_PORT/STATE_DIR set by the caller win.
+        """
+        env = dict(os.environ)
+        if "PG_LOCAL_PORT" in env or self.emulator_port == DEFAULT_EMULATOR_PORT:
+            return env
+        env["STATE_DIR"] = str(self.run_dir)
+        env["PG_LOCAL_PORT"] = str(PG_PORT_BASE + int(self.scope, 16) % PG_PORT_SPAN)
+        return env
+
+    def pg_env(self) -> dict[str, str]:
+        script = str(ROOT / "scripts" / "pg-local.sh")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o755)  # the postgres OS user must traverse it
+        base = self.pg_cluster_env()
+        run([script, "start"], env=base)
+        env = dict(base)
+        for token in shlex.split(run([script, "env"], env=base)):
+            if "=" in token:  # export lines: `export KEY=VALUE`
+                key, value = token.split("=", 1)
+                env[key] = value
+        return env
+
+    def psql(self, env: dict[str, str], sql: str, *, database: str = "postgres") -> str:
+        bindir = env.get("PG_LOCAL_BINDIR", "")
+        psql = str(Path(bindir) / "psql") if bindir else "psql"
+        return run(
+            [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"], input_text=sql, env=env
+        )
+
+    def password_works(self, env: dict[str, str], db: Database) -> bool:
+        probe = dict(env, PGUSER=db.username, PGPASSWORD=db.password, PGDATABASE=db.dbname)
+        probe.pop("PGPASSFILE", None)
+        bindir = env.get("PG_LOCAL_BINDIR", "")
+        psql = str(Path(bindir) / "psql") if bindir else "psql"
+        argv = [psql, "-X", "-A", "-t", "-c", "select 1"]
+        return subprocess.run(argv, env=probe, capture_output=True, check=False).returncode == 0  # noqa: S603
+
+    def ensure_database(self, env: dict[str, str], db: Database) -> None:
+        # Every name and the password go through sql_literal/sql_ident, and into psql's stdin (never argv).
+        role_query = f"select 1 from pg_roles where rolname = {sql_literal(db.username)};"  # noqa: S608
+        role_exists = self.psql(env, role_query).strip() == "1"
+        if not role_exists:
+            self.psql(
+                env,
+                f"create role {sql_ident(db.username)} login createdb createrole password {sql_literal(db.password)};",
+            )
+            self.changed(f"PostgreSQL role {db.username} ({db.environment})")
+        db_query = f"select 1 from pg_database where datname = {sql_literal(db.dbname)};"  # noqa: S608
+        db_exists = self.psql(env, db_query).strip() == "1"
+        if not db_exists:
+            self.psql(env, f"create database {sql_ident(db.dbname)} owner {sql_ident(db.username)};")
+            self.changed(f"PostgreSQL database {db.dbname} ({db.environment})")
+        if role_exists and not self.password_works(env, db):
+            self.psql(env, f"alter role {sql_ident(db.username)} login password {sql_literal(db.password)};")
+            self.changed(f"PostgreSQL password of {db.username} set from the secret ({db.environment})")
+
+    # -- db forwarders -------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        """Pid and log files of this emulator's forwarders."""
+        return self.state_dir / self.scope
+
+    def proxy_pid_file(self, listen: str, port: int) -> Path:
+        return self.run_dir / f"dbproxy-{listen}-{port}.pid"
+
+    def proxy_pid(self, listen: str, port: int) -> int | None:
+        pid_file = self.proxy_pid_file(listen, port)
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if not cmdline.exists() or b"localcloud.dbproxy" not in cmdline.read_bytes():
+            return None
+        return pid
+
+    def proxy_target(self, pid: int) -> int | None:
+        """The target port a running forwarder passes to (last argument of its command line)."""
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            return int(args[-1])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def ensure_proxy(self, listen: str, port: int, target_port: int) -> None:
+        pid = self.proxy_pid(listen, port)
+        if pid is not None and self.proxy_target(pid) == target_port:
+            return
+        if pid is not None:  # it forwards to an old target: replace it
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(50):
+                if self.proxy_pid(listen, port) is None:
+                    break
+                time.sleep(0.1)
+        pid_file = self.proxy_pid_file(listen, port)
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        log = pid_file.with_suffix(".log")
+        with log.open("ab") as out:
+            proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "localcloud.dbproxy", listen, str(port), "127.0.0.1", str(target_port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=ROOT,
+            )
+        time.sleep(0.3)
+        if proc.poll() is not None:
+            raise LocalCloudError(f"the DB forwarder on {listen}:{port} exited; see {log}")
+        pid_file.write_text(f"{proc.pid}\n")
+        self.changed(f"forwarder {listen}:{port} -> 127.0.0.1:{target_port} (pid {proc.pid})")
+
+    def stop_proxies(self, keep: set[tuple[str, int]]) -> None:
+        folder = self.run_dir
+        for pid_file in sorted(folder.glob("dbproxy-*.pid")) if folder.is_dir() else []:
+            _, listen, port = pid_file.stem.rsplit("-", 2)
+            if (listen, int(port)) in keep:
+                continue
+            pid = self.proxy_pid(listen, int(port))
+            if pid is not None:
+                os.killpg(pid, signal.SIGTERM)
+                self.changed(f"stopped forwarder {listen}:{port} (pid {pid})")
+            pid_file.unlink(missing_ok=True)
+
+    # -- verbs ---------------------------------------------------------------
+    def sync(self, image: str | None = None) -> list[str]:
+        """Reconcile test hosts, networks, databases and forwarders with the emulator."""
+        instances = self.desired_instances()
+        databases = self.desired_databases()
+        containers = self.existing_containers()
+        networks = self.existing_networks()
+        wanted_names = {self.container_name(i.instance_id) for i in instances}
+        for name in sorted(set(containers) - wanted_names):
+            run(["docker", "rm", "-f", name])
+            self.changed(f"removed test host {name} (instance gone)")
+        if instances:
+            tag = image or ensure_image()[0]
+            for inst in instances:
+                self.ensure_container(inst, tag, containers, networks)
+                self.sync_hosts_file(inst, databases)
+        # Every test host may call the emulator (what the instance role allows on AWS).
+        emulator_port = int(self.endpoint.rsplit(":", 1)[1].strip("/"))
+        keep_proxies: set[tuple[str, int]] = {(network_gateway(i.vpc_cidr), emulator_port) for i in instances}
+        for listen, port in sorted(keep_proxies):
+            self.ensure_proxy(listen, port, port)
+        if databases:
+            env = self.pg_env()
+            for db in databases:
+                self.ensure_database(env, db)
+            target = int(env.get("PGPORT", "55432"))
+            db_proxies = {
+                (network_gateway(inst.vpc_cidr), db.port)
+                for inst in instances
+                for db in databases
+                if db.environment == inst.environment
+            }
+            for listen, port in sorted(db_proxies):
+                self.ensure_proxy(listen, port, target)
+            keep_proxies |= db_proxies
+        self.stop_proxies(keep_proxies)
+        wanted_networks = {self.network_name(i.vpc_id) for i in instances}
+        for name in sorted(set(networks) - wanted_networks):
+            run(["docker", "network", "rm", name])
+            self.changed(f"removed network {name}")
+        return self.changes
+
+    def down(self) -> list[str]:
+        """Remove every container, network and forwarder of this emulator (not the databases)."""
+        for name in sorted(self.existing_containers()):
+            run(["docker", "rm", "-f", name])
+            self.changed(f"removed test host {name}")
+        self.stop_proxies(set())
+        for name in sorted(self.existing_networks()):
+            run(["docker", "network", "rm", name])
+            self.changed(f"removed network {name}")
+        env = self.pg_cluster_env()
+        own_cluster = Path(env.get("STATE_DIR", "")) == self.run_dir
+        if own_cluster and (self.run_dir / "postgres" / "data" / "postmaster.pid").exists():
+            run([str(ROOT / "scripts" / "pg-local.sh"), "stop"], env=env)
+            self.changed(f"stopped the PostgreSQL cluster of this emulator (port {env['PG_LOCAL_PORT']})")
+        return self.changes
+
+    def hosts(self) -> list[dict[str, str]]:
+        rows = []
+        for name, row in sorted(self.existing_containers().items()):
+            labels = dict(item.split("=", 1) for item in row.get("Labels", "").split(",") if "=" in item)
+            rows.append(
+                {
+                    "container": name,
+                    "instance_id": labels.get(f"{LABEL}.instance", ""),
+                    "environment": labels.get(f"{LABEL}.environment", ""),
+                    "state": row.get("State", ""),
+                    "networks": row.get("Networks", ""),
+                }
+            )
+        return rows

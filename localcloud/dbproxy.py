@@ -1,0 +1,49 @@
+"""``python -m localcloud.dbproxy LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT``.
+
+A plain TCP forwarder: the test hosts reach the database at ``<gateway>:<secret port>``
+(the endpoint's name points there) and this passes the bytes on to the local PostgreSQL
+cluster on 127.0.0.1. It listens on the Docker network's gateway only, never on 0.0.0.0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+async def serve(listen_host: str, listen_port: int, target_host: str, target_port: int) -> None:
+    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(target_host, target_port)
+        except OSError:
+            client_writer.close()
+            return
+        await asyncio.gather(_pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer))
+
+    server = await asyncio.start_server(handle, listen_host, listen_port)
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    asyncio.run(serve(args[0], int(args[1]), args[2], int(args[3])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""One local cloud and one provisioned stack per test session, shared by every integration test.
+
+The stack is created once, by a `site.yml -vvv` run whose output the secret tests search; the
+teardown tests (test_90_*) run last and delete it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.helpers import ARTIFACTS, ROOT, Run, client, run_playbook
+
+LOGS = ROOT / ".state" / "test-logs"
+
+
+@dataclass
+class Cloud:
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, service: str) -> Any:
+        return client(service, self.endpoint)
+
+
+def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
+    env = dict(os.environ, LOCALCLOUD_PORT=str(port), LOCALCLOUD_STATE_DIR=str(ROOT / ".state" / name))
+    start = subprocess.run(
+        [sys.executable, "-m", "localcloud", "start"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert start.returncode == 0, start.stderr
+    try:
+        yield Cloud(port)
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "localcloud", "stop"], cwd=ROOT, env=env, capture_output=True, check=False
+        )
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[Cloud]:
+    """The emulator the shared stack lives on (a port of its own: `make up` keeps 5100)."""
+    yield from _start_cloud(int(os.environ.get("TEST_LOCALCLOUD_PORT", "5150")), "test-cloud")
+
+
+@pytest.fixture(scope="module")
+def empty_cloud() -> Iterator[Cloud]:
+    """A second, empty emulator: bad-input and dry-run tests prove nothing is created on it."""
+    yield from _start_cloud(int(os.environ.get("TEST_EMPTY_LOCALCLOUD_PORT", "5151")), "test-empty-cloud")
+
+
+@dataclass
+class Stack:
+    cloud: Cloud
+    first_run: Run
+    outputs: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def stack(cloud: Cloud) -> Stack:
+    """site.yml applied once, verbosely, on the session's emulator."""
+    run = run_playbook("site.yml", "-vvv", port=cloud.port, log=LOGS / "site-first-run.log")
+    assert run.returncode == 0, run.output[-4000:]
+    outputs = json.loads((ARTIFACTS / "local" / "outputs.json").read_text())
+    return Stack(cloud=cloud, first_run=run, outputs=outputs)
+
+
+def no_project_vpc(cloud: Cloud) -> bool:
+    vpcs = cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["resume"]}])["Vpcs"]
+    return not vpcs
+
+
+__all__ = ["LOGS", "ROOT", "Cloud", "Path", "Stack", "no_project_vpc"]

@@ -1,0 +1,48 @@
+"""Bad input stops the run before any AWS call, with a message naming the variable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.conftest import Cloud, no_project_vpc
+from tests.integration.helpers import run_playbook
+
+CASES = {
+    "invalid_cidr": ({"network_vpc_cidr": "10.400.0.0/16"}, "network_vpc_cidr"),
+    "subnet_outside_vpc": (
+        {"network_private_subnet_cidrs": ["10.90.128.0/20", "192.168.0.0/24"]},
+        "network_private_subnet_cidrs",
+    ),
+    "one_zone": (
+        {
+            "network_availability_zones": ["eu-west-1a"],
+            "network_public_subnet_cidrs": ["10.90.0.0/20"],
+            "network_private_subnet_cidrs": ["10.90.128.0/20"],
+        },
+        "network_availability_zones",
+    ),
+    "unknown_nat_mode": ({"network_nat_mode": "two_per_az"}, "network_nat_mode"),
+    "unknown_engine_mode": ({"database_engine_mode": "mysql"}, "database_engine_mode"),
+    "empty_environment": ({"env_name": ""}, "env_name"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_fails_naming_the_variable_and_creates_nothing(empty_cloud: Cloud, case: str) -> None:
+    extra, variable = CASES[case]
+    run = run_playbook("site.yml", "-e", json.dumps(extra), port=empty_cloud.port)
+    assert run.returncode != 0
+    failure = run.output[run.output.index("fatal:") :] if "fatal:" in run.output else run.output
+    assert variable in failure
+    assert "Read the account of the credentials" not in run.output  # the first AWS call
+    assert no_project_vpc(empty_cloud)
+
+
+def test_check_mode_on_an_empty_account_completes_and_creates_nothing(empty_cloud: Cloud) -> None:
+    run = run_playbook("site.yml", "--check", "--diff", port=empty_cloud.port)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "would create" in run.output or run.changed > 0
+    assert no_project_vpc(empty_cloud)
+    assert empty_cloud.client("secretsmanager").list_secrets()["SecretList"] == []

@@ -1,0 +1,445 @@
+"""playbooks/deploy.yml on the session's stack: what it creates, read back with boto3, and the service
+running for real behind the local listener (localcloud/ecs.py, localcloud/alb.py).
+
+The module deploys once (unless site.yml already did), then proves idempotence, a rolling update to
+a new image and the rollback of a broken one, in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import LOGS, ROOT, Stack
+from tests.integration.helpers import ARTIFACTS, PROJECT, Run, run_playbook, tags_of
+
+PREFIX = f"{PROJECT}-local"
+API = f"{PREFIX}-api"
+WORKER = f"{PREFIX}-worker"
+
+
+@dataclass
+class Deployed:
+    stack: Stack
+    outputs: dict[str, Any]
+    first_run: Run | None
+    revisions: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return str(self.outputs["app_url"])
+
+    def client(self, service: str) -> Any:
+        return self.stack.cloud.client(service)
+
+    def deploy(self, *args: str, log: str) -> Run:
+        return run_playbook("playbooks/deploy.yml", *args, port=self.stack.cloud.port, log=LOGS / log)
+
+
+def read_outputs() -> dict[str, Any]:
+    return dict(json.loads((ARTIFACTS / "local" / "outputs.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def deployed(stack: Stack) -> Deployed:
+    """The service deployed once on the session's stack (by site.yml, or here by deploy.yml)."""
+    first = None
+    if "app_url" not in read_outputs():
+        first = run_playbook("playbooks/deploy.yml", port=stack.cloud.port, log=LOGS / "deploy-first-run.log")
+        assert first.returncode == 0, first.output[-4000:]
+    return Deployed(stack=stack, outputs=read_outputs(), first_run=first)
+
+
+def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the local listener
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def revisions(deployed: Deployed, family: str) -> list[str]:
+    return list(
+        deployed.client("ecs").list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"]
+    )
+
+
+def service(deployed: Deployed, name: str) -> dict[str, Any]:
+    found = deployed.client("ecs").describe_services(cluster=PREFIX, services=[name])["services"]
+    assert len(found) == 1
+    return dict(found[0])
+
+
+class HealthProbe:
+    """GET /health every 0.2 s in a thread; counts the answers that were not 200."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url + "/health"
+        self.ok = 0
+        self.bad: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            status, _ = http("GET", self.url)
+            if status == 200:
+                self.ok += 1
+            else:
+                self.bad.append(status)
+            time.sleep(0.2)
+
+    def __enter__(self) -> HealthProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --------------------------------------------------------------------------- control plane
+
+
+def test_load_balancer_redirects_http_to_https_with_the_certificate(deployed: Deployed) -> None:
+    elb = deployed.client("elbv2")
+    lb = elb.describe_load_balancers(Names=[f"{PREFIX}-alb"])["LoadBalancers"][0]
+    assert lb["Scheme"] == "internet-facing"
+    public = set(deployed.outputs["public_subnet_ids"])
+    assert {az["SubnetId"] for az in lb["AvailabilityZones"]} == public
+    listeners = {li["Port"]: li for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert set(listeners) == {80, 443}
+    redirect = listeners[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS"
+    cert_arn = https["Certificates"][0]["CertificateArn"]
+    cert = deployed.client("acm").describe_certificate(CertificateArn=cert_arn)["Certificate"]
+    assert cert["Type"] == "IMPORTED"
+    assert https["DefaultActions"][0]["Type"] == "forward"
+    assert https["DefaultActions"][0]["TargetGroupArn"] == deployed.outputs["target_group_arn"]
+
+
+def test_self_signed_certificate_is_imported_once(deployed: Deployed) -> None:
+    acm = deployed.client("acm")
+    ours = [
+        c
+        for c in acm.list_certificates()["CertificateSummaryList"]
+        if tags_of(acm.list_tags_for_certificate(CertificateArn=c["CertificateArn"]).get("Tags")).get("Name")
+        == f"{PREFIX}-self-signed"
+    ]
+    assert len(ours) == 1
+
+
+def test_target_group_checks_health_of_ip_targets(deployed: Deployed) -> None:
+    elb = deployed.client("elbv2")
+    tg = elb.describe_target_groups(TargetGroupArns=[deployed.outputs["target_group_arn"]])["TargetGroups"][0]
+    assert tg["TargetType"] == "ip"
+    assert tg["HealthCheckPath"] == "/health"
+    assert tg["Matcher"]["HttpCode"] == "200"
+    assert tg["Port"] == 8000
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in elb.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])["Attributes"]
+    }
+    assert attrs["deregistration_delay.timeout_seconds"] == "30"
+    targets = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+    assert len(targets) == service(deployed, API)["desiredCount"]
+
+
+def test_access_logs_go_to_an_encrypted_private_bucket(deployed: Deployed) -> None:
+    elb = deployed.client("elbv2")
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in elb.describe_load_balancer_attributes(LoadBalancerArn=deployed.outputs["alb_arn"])["Attributes"]
+    }
+    assert attrs["access_logs.s3.enabled"] == "true"
+    bucket = attrs["access_logs.s3.bucket"]
+    s3 = deployed.client("s3")
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()), block
+
+
+def test_web_acl_has_managed_rules_and_rate_limit_and_protects_the_alb(deployed: Deployed) -> None:
+    waf = deployed.client("wafv2")
+    acl = waf.get_web_acl_for_resource(ResourceArn=deployed.outputs["alb_arn"])["WebACL"]
+    assert acl["ARN"] == deployed.outputs["web_acl_arn"]
+    statements = {r["Name"]: r["Statement"] for r in acl["Rules"]}
+    managed = {s["ManagedRuleGroupStatement"]["Name"] for s in statements.values() if "ManagedRuleGroupStatement" in s}
+    assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
+    rate = [s["RateBasedStatement"] for s in statements.values() if "RateBasedStatement" in s]
+    assert rate == [{"Limit": 2000, "AggregateKeyType": "IP"}] or (
+        len(rate) == 1 and rate[0]["Limit"] == 2000 and rate[0]["AggregateKeyType"] == "IP"
+    )
+
+
+def test_task_definitions_take_the_password_from_secrets_manager_and_run_locked_down(deployed: Deployed) -> None:
+    ecs = deployed.client("ecs")
+    for family, container_name in ((API, "api"), (WORKER, "worker")):
+        td = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        assert td["requiresCompatibilities"] == ["FARGATE"]
+        assert td["networkMode"] == "awsvpc"
+        assert (td["cpu"], td["memory"]) == ("256", "512")
+        container = td["containerDefinitions"][0]
+        assert container["name"] == container_name
+        assert container["secrets"] == [
+            {"name": "DB_PASSWORD", "valueFrom": f"{deployed.outputs['db_secret_arn']}:password::"}
+        ]
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        assert "DB_PASSWORD" not in env
+        assert env["DB_HOST"] == deployed.outputs["db_dns_name"]
+        assert env["QUEUE_URL"].endswith(f"/{PREFIX}-jobs")
+        assert container["readonlyRootFilesystem"] is True
+        assert container["user"] == "10001:10001"
+        assert container["healthCheck"]["command"][:1] == ["CMD"]
+        assert container["logConfiguration"]["options"]["awslogs-group"] == deployed.outputs["ecs_log_group"]
+        assert container["image"] == deployed.outputs["image"]
+
+
+def test_image_is_in_an_immutable_scanned_repository_with_a_lifecycle(deployed: Deployed) -> None:
+    ecr = deployed.client("ecr")
+    repo = ecr.describe_repositories(repositoryNames=[f"{PREFIX}/api"])["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    policy = json.loads(ecr.get_lifecycle_policy(repositoryName=f"{PREFIX}/api")["lifecyclePolicyText"])
+    assert policy["rules"][0]["selection"]["countType"] == "imageCountMoreThan"
+    tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    assert ecr.batch_get_image(repositoryName=f"{PREFIX}/api", imageIds=[{"imageTag": tag}])["images"]
+
+
+def test_services_use_fargate_spot_and_the_circuit_breaker(deployed: Deployed) -> None:
+    api = service(deployed, API)
+    worker = service(deployed, WORKER)
+    assert api["loadBalancers"][0]["targetGroupArn"] == deployed.outputs["target_group_arn"]
+    assert worker["loadBalancers"] == []
+    for svc in (api, worker):
+        providers = {s["capacityProvider"] for s in svc["capacityProviderStrategy"]}
+        assert providers == {"FARGATE", "FARGATE_SPOT"}
+        assert svc["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+        assert svc["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
+    assert api["desiredCount"] == 2
+
+
+def test_autoscaling_covers_cpu_memory_and_queue_depth(deployed: Deployed) -> None:
+    aas = deployed.client("application-autoscaling")
+    targets = {t["ResourceId"]: t for t in aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]}
+    assert (targets[f"service/{PREFIX}/{API}"]["MinCapacity"], targets[f"service/{PREFIX}/{API}"]["MaxCapacity"]) == (
+        2,
+        4,
+    )
+    assert f"service/{PREFIX}/{WORKER}" in targets
+    policies = {
+        p["PolicyName"]: p["TargetTrackingScalingPolicyConfiguration"]
+        for p in aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    }
+    assert policies[f"{API}-cpu"]["TargetValue"] == 70.0
+    assert (
+        policies[f"{API}-cpu"]["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "ECSServiceAverageCPUUtilization"
+    )
+    assert policies[f"{API}-memory"]["TargetValue"] == 80.0
+    queue = policies[f"{WORKER}-queue-depth"]["CustomizedMetricSpecification"]
+    assert queue["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert queue["Dimensions"] == [{"Name": "QueueName", "Value": f"{PREFIX}-jobs"}]
+
+
+def test_alarms_on_5xx_and_unhealthy_hosts_notify_the_topic(deployed: Deployed) -> None:
+    alarms = {
+        a["AlarmName"]: a
+        for a in deployed.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{PREFIX}-alb-")["MetricAlarms"]
+    }
+    assert alarms[f"{PREFIX}-alb-5xx"]["MetricName"] == "HTTPCode_Target_5XX_Count"
+    assert alarms[f"{PREFIX}-alb-unhealthy-hosts"]["MetricName"] == "UnHealthyHostCount"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [deployed.outputs["alarm_topic_arn"]]
+
+
+# --------------------------------------------------------------------------- data plane
+
+
+def test_outputs_report_the_local_listener_and_it_answers(deployed: Deployed) -> None:
+    assert deployed.url.startswith("http://127.0.0.1:")
+    assert http("GET", deployed.url + "/health") == (200, {"status": "ok", "failing": []})
+
+
+def test_resume_views_and_export_round_trip_through_the_listener(deployed: Deployed) -> None:
+    status, resume = http(
+        "POST", deployed.url + "/api/resumes", {"name": "Ada", "contact": {"email": "ada@example.com"}}
+    )
+    assert status == 201
+    for _ in range(10):
+        assert http("POST", f"{deployed.url}/api/resumes/{resume['id']}/views")[0] == 200
+    assert http("GET", f"{deployed.url}/api/resumes/{resume['id']}/views")[1]["views"] == 10
+    status, job = http("POST", f"{deployed.url}/api/resumes/{resume['id']}/exports", {"format": "markdown"})
+    assert status == 202
+    deadline = time.monotonic() + 60
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = http("GET", f"{deployed.url}/api/jobs/{job['job_id']}")[1]
+        if state["status"] in ("done", "failed"):
+            break
+        time.sleep(1)
+    assert state["status"] == "done", state
+    assert "Ada" in state["result"]
+
+
+def pg_superuser_env() -> dict[str, str]:
+    env = dict(os.environ)
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "pg-local.sh"), "env"], capture_output=True, text=True, check=True
+    ).stdout
+    for token in shlex.split(out):
+        if "=" in token and token != "export":  # noqa: S105 - a shell word, not a password
+            key, value = token.split("=", 1)
+            env[key] = value
+    return env
+
+
+def test_poison_export_ends_failed_with_the_message_in_the_dlq(deployed: Deployed) -> None:
+    status, resume = http(
+        "POST", deployed.url + "/api/resumes", {"name": "Poison", "contact": {"email": "p@example.com"}}
+    )
+    assert status == 201
+    job_id = str(uuid.uuid4())
+    env = pg_superuser_env()
+    psql = str(Path(env.get("PG_LOCAL_BINDIR", "/usr/bin")) / "psql")
+    insert = "INSERT INTO export_jobs (id, resume_id, format, status) VALUES (%s, %d, 'pdf', 'queued')" % (  # noqa: S608, UP031
+        f"'{job_id}'",
+        int(resume["id"]),
+    )
+    subprocess.run(
+        [
+            psql,
+            "-X",
+            "-d",
+            deployed.outputs["db_name"],
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            insert,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    sqs = deployed.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"{PREFIX}-jobs")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName=f"{PREFIX}-jobs-dlq")["QueueUrl"]
+    original = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    # Three receives at the queue's 60 s visibility take minutes: shorten it for this test only.
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "2"})
+    try:
+        sqs.send_message(
+            QueueUrl=queue_url, MessageBody=json.dumps({"job_id": job_id, "resume_id": resume["id"], "format": "pdf"})
+        )
+        deadline = time.monotonic() + 120
+        in_dlq = False
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline and not (in_dlq and state.get("status") == "failed"):
+            state = http("GET", f"{deployed.url}/api/jobs/{job_id}")[1]
+            msgs = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+                "Messages", []
+            )
+            in_dlq = in_dlq or any(json.loads(m["Body"]).get("job_id") == job_id for m in msgs)
+            time.sleep(1)
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=original)
+    assert state["status"] == "failed", state
+    assert state["error"], state
+    assert in_dlq
+
+
+# --------------------------------------------------------------------------- redeploys (in this order)
+
+
+def test_redeploying_the_same_image_changes_nothing(deployed: Deployed) -> None:
+    before = {f: revisions(deployed, f) for f in (API, WORKER)}
+    run = deployed.deploy(log="deploy-rerun.log")
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.changed == 0, run.output[-3000:]
+    assert {f: revisions(deployed, f) for f in (API, WORKER)} == before
+
+
+def test_autoscaled_desired_count_survives_a_redeploy(deployed: Deployed) -> None:
+    ecs = deployed.client("ecs")
+    ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=2)  # as autoscaling would
+    try:
+        run = deployed.deploy(log="deploy-after-scale-out.log")
+        assert run.returncode == 0, run.output[-3000:]
+        assert service(deployed, WORKER)["desiredCount"] == 2
+    finally:
+        ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=1)
+        assert deployed.deploy(log="deploy-after-scale-in.log").returncode == 0
+
+
+def docker_tag(source: str, target: str) -> None:
+    subprocess.run(["docker", "tag", source, target], check=True)
+
+
+def test_a_new_image_gives_one_new_revision_and_a_rolling_update_without_downtime(deployed: Deployed) -> None:
+    before = {f: revisions(deployed, f) for f in (API, WORKER)}
+    current_tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    new_tag = f"test-{uuid.uuid4().hex[:8]}"
+    docker_tag(f"resume-service:{current_tag}", f"resume-service:{new_tag}")
+    with HealthProbe(deployed.url) as probe:
+        run = deployed.deploy(
+            "-e", f"app_deploy_image_tag={new_tag}", "-e", "app_deploy_build_image=false", log="deploy-new-image.log"
+        )
+    assert run.returncode == 0, run.output[-3000:]
+    after = {f: revisions(deployed, f) for f in (API, WORKER)}
+    for family in (API, WORKER):
+        assert len(after[family]) == len(before[family]) + 1
+    assert service(deployed, API)["taskDefinition"] == after[API][-1]
+    assert probe.ok > 0
+    assert probe.bad == [], f"/health failed {len(probe.bad)} times during the rolling update"
+    deployed.outputs = read_outputs()
+    assert deployed.outputs["image"].endswith(f":{new_tag}")
+
+
+def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deployed: Deployed) -> None:
+    good_tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    serving = service(deployed, API)["taskDefinition"]
+    broken_tag = f"broken-{uuid.uuid4().hex[:8]}"
+    # Same code, but the API listens on another port: /health on the container port never answers.
+    subprocess.run(
+        ["docker", "build", "-t", f"resume-service:{broken_tag}", "-"],
+        input=f"FROM resume-service:{good_tag}\nENV API_PORT=8999\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    with HealthProbe(deployed.url) as probe:
+        run = deployed.deploy(
+            "-e",
+            f"app_deploy_image_tag={broken_tag}",
+            "-e",
+            "app_deploy_build_image=false",
+            "-e",
+            "app_deploy_steady_state_timeout=40",
+            log="deploy-broken-image.log",
+        )
+    assert run.returncode != 0
+    assert "rolled back" in run.output and "keeps serving" in run.output, run.output[-3000:]
+    assert service(deployed, API)["taskDefinition"] == serving
+    assert probe.ok > 0
+    assert probe.bad == [], f"/health failed {len(probe.bad)} times while the broken revision was tried"
+    assert http("GET", deployed.url + "/health")[0] == 200

@@ -1,0 +1,255 @@
+"""The local cloud's data plane: image recipe hashing, reconciliation from the emulator's state."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from localcloud import dataplane
+from localcloud.dataplane import Database, DataPlane, Instance
+
+REGION = "eu-west-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def _client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+@pytest.fixture(scope="module")
+def cloud(endpoint: str) -> dict[str, str]:
+    """One tagged running instance, one of another project, one terminated; a DB secret and a plain one."""
+    ec2 = _client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.90.128.0/20")["Subnet"]["SubnetId"]
+    ec2.create_key_pair(KeyName="bastion", KeyType="ed25519")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+    def launch(tags: dict[str, str]) -> str:
+        return ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=subnet,
+            KeyName="bastion",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+        )["Instances"][0]["InstanceId"]
+
+    ours = launch({"Project": "resume", "Environment": "ut", "Name": "resume-ut-bastion", "Role": "bastion"})
+    launch({"Project": "other", "Environment": "ut"})
+    gone = launch({"Project": "resume", "Environment": "ut"})
+    ec2.terminate_instances(InstanceIds=[gone])
+    sm = _client(endpoint, "secretsmanager")
+    tags = [{"Key": "Project", "Value": "resume"}, {"Key": "Environment", "Value": "ut"}]
+    secret = {"engine": "postgres", "host": "db.ut.resume.internal", "port": 5432}
+    secret |= {"dbname": "resume", "username": "resume_admin", "password": "pw'1"}
+    sm.create_secret(Name="resume-ut/db-master", SecretString=json.dumps(secret), Tags=tags)
+    sm.create_secret(Name="resume-ut/other", SecretString="not json", Tags=tags)
+    return {"vpc": vpc, "instance": ours}
+
+
+def _plane(endpoint: str, tmp_path: Path) -> DataPlane:
+    return DataPlane(endpoint=endpoint, region=REGION, project="resume", state_dir=tmp_path)
+
+
+def test_recipe_digest_changes_only_when_a_recipe_file_changes(tmp_path: Path) -> None:
+    (tmp_path / "packages.txt").write_text("openssh-server\n")
+    (tmp_path / "setup.sh").write_text("true\n")
+    first = dataplane.recipe_digest(tmp_path)
+    assert dataplane.recipe_digest(tmp_path) == first
+    (tmp_path / "setup.sh").write_text("true # changed\n")
+    assert dataplane.recipe_digest(tmp_path) != first
+
+
+def test_image_tag_names_the_project_repository_and_the_recipe_hash() -> None:
+    assert dataplane.image_tag() == f"{dataplane.IMAGE_REPO}:{dataplane.recipe_digest()}"
+
+
+def test_packages_list_ignores_comments_and_blank_lines(tmp_path: Path) -> None:
+    (tmp_path / "packages.txt").write_text("# header\nsudo\n\njq  # inline\n")
+    assert dataplane.read_packages(tmp_path) == ["sudo", "jq"]
+
+
+def test_shipped_recipe_installs_sshd_and_the_bastion_tools() -> None:
+    packages = set(dataplane.read_packages())
+    assert {"openssh-server", "python3", "postgresql-client", "awscli", "jq", "tini"} <= packages
+
+
+def test_network_gateway_is_the_vpc_router_address() -> None:
+    assert dataplane.network_gateway("10.40.0.0/16") == "10.40.0.1"
+
+
+def test_hosts_block_replaces_only_its_own_lines_and_is_stable() -> None:
+    current = "127.0.0.1 localhost\n10.40.128.4 ip-10-40-128-4\n"
+    block = dataplane.hosts_block({"10.40.0.1": ["db.local.resume.internal", "aws.localcloud.internal"]})
+    once = dataplane.replace_hosts_block(current, block)
+    assert once.startswith(current)
+    assert "10.40.0.1 aws.localcloud.internal db.local.resume.internal\n" in once
+    assert dataplane.replace_hosts_block(once, block) == once
+    emptied = dataplane.replace_hosts_block(once, dataplane.hosts_block({}))
+    assert "db.local" not in emptied and emptied.startswith(current)
+
+
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [
+        ('{"engine": "postgres", "host": "h", "dbname": "d", "username": "u", "password": "p"}', True),
+        ('{"engine": "mysql", "host": "h", "dbname": "d", "username": "u", "password": "p"}', False),
+        ('{"engine": "postgres", "host": "h", "dbname": "d", "username": "u"}', False),
+        ("plain text", False),
+        ('["a list"]', False),
+    ],
+)
+def test_only_complete_postgres_secrets_are_databases(raw: str, ok: bool) -> None:
+    assert (dataplane.parse_db_secret(raw) is not None) == ok
+
+
+def test_sql_quoting_doubles_quotes() -> None:
+    assert dataplane.sql_literal("pw'1") == "'pw''1'"
+    assert dataplane.sql_ident('a"b') == '"a""b"'
+
+
+def test_database_repr_hides_the_password() -> None:
+    db = Database(environment="ut", dbname="d", username="u", password="s3cret", port=5432, names=("h",))
+    assert "s3cret" not in repr(db)
+
+
+def test_desired_instances_are_the_running_ones_of_the_project_with_their_public_key(
+    endpoint: str, cloud: dict[str, str], tmp_path: Path
+) -> None:
+    instances = _plane(endpoint, tmp_path).desired_instances()
+    assert [i.instance_id for i in instances] == [cloud["instance"]]
+    inst = instances[0]
+    assert inst.vpc_id == cloud["vpc"] and inst.vpc_cidr == "10.90.0.0/16"
+    assert inst.private_ip.startswith("10.90.128.")
+    assert inst.public_key.startswith("ssh-ed25519 ")
+    assert inst.environment == "ut" and inst.hostname == "ip-" + inst.private_ip.replace(".", "-")
+
+
+def test_desired_databases_come_from_the_project_db_secrets(
+    endpoint: str, cloud: dict[str, str], tmp_path: Path
+) -> None:
+    dbs = _plane(endpoint, tmp_path).desired_databases()
+    assert len(dbs) == 1
+    assert (dbs[0].username, dbs[0].dbname, dbs[0].password, dbs[0].port) == ("resume_admin", "resume", "pw'1", 5432)
+    assert "db.ut.resume.internal" in dbs[0].names
+
+
+def test_scopes_of_two_emulators_differ(tmp_path: Path) -> None:
+    a = DataPlane(endpoint="http://127.0.0.1:5100", region=REGION, project="resume", state_dir=tmp_path)
+    b = DataPlane(endpoint="http://127.0.0.1:5400", region=REGION, project="resume", state_dir=tmp_path)
+    assert a.container_name("i-1") != b.container_name("i-1")
+    assert a.network_name("vpc-1") != b.network_name("vpc-1")
+
+
+class FakeDocker:
+    """Just enough of the docker CLI for sync: containers and networks by name."""
+
+    def __init__(self) -> None:
+        self.containers: dict[str, dict[str, str]] = {}
+        self.networks: dict[str, dict[str, str]] = {}
+        self.hosts = "127.0.0.1 localhost\n"
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str], *, check: bool = True, input_text: str | None = None, **_: Any) -> str:
+        args = list(argv)
+        self.calls.append(args)
+        if args[:2] == ["docker", "ps"]:
+            return "".join(json.dumps(row) + "\n" for row in self.containers.values())
+        if args[:3] == ["docker", "network", "ls"]:
+            return "".join(json.dumps(row) + "\n" for row in self.networks.values())
+        if args[:3] == ["docker", "network", "create"]:
+            self.networks[args[-1]] = {"Name": args[-1]}
+        elif args[:3] == ["docker", "network", "rm"]:
+            self.networks.pop(args[-1])
+        elif args[:2] == ["docker", "run"]:
+            name = args[args.index("--name") + 1]
+            self.containers[name] = {"Names": name, "State": "running", "Labels": ""}
+        elif args[:3] == ["docker", "rm", "-f"]:
+            self.containers.pop(args[-1])
+        elif args[:2] == ["docker", "exec"] and args[3] == "cat":
+            return self.hosts
+        elif args[:2] == ["docker", "exec"]:
+            self.hosts = input_text or ""
+        return ""
+
+
+def test_sync_creates_the_test_host_once_then_reports_no_change(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    docker = FakeDocker()
+    monkeypatch.setattr(dataplane, "run", docker)
+    inst = Instance("i-1", "10.40.128.4", "vpc-1", "10.40.0.0/16", "local", "ssh-ed25519 AAAA k", "bastion")
+    plane = _plane("http://127.0.0.1:5999", tmp_path)
+    monkeypatch.setattr(plane, "desired_instances", lambda: [inst])
+    monkeypatch.setattr(plane, "desired_databases", list)
+    monkeypatch.setattr(plane, "ensure_proxy", lambda *a: None)
+    changes = plane.sync(image="img:1")
+    assert [c.split()[0] for c in changes] == ["network", "test", "/etc/hosts"]
+    run = next(c for c in docker.calls if c[:2] == ["docker", "run"])
+    assert run[run.index("--ip") + 1] == "10.40.128.4"
+    assert "LOCALCLOUD_SSH_PUBLIC_KEY=ssh-ed25519 AAAA k" in run
+    assert "aws.localcloud.internal" in docker.hosts
+
+    again = _plane("http://127.0.0.1:5999", tmp_path)
+    monkeypatch.setattr(again, "desired_instances", lambda: [inst])
+    monkeypatch.setattr(again, "desired_databases", list)
+    monkeypatch.setattr(again, "ensure_proxy", lambda *a: None)
+    assert again.sync(image="img:1") == []
+
+
+def test_sync_removes_the_test_host_and_network_of_a_terminated_instance(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    docker = FakeDocker()
+    monkeypatch.setattr(dataplane, "run", docker)
+    plane = _plane("http://127.0.0.1:5999", tmp_path)
+    docker.containers[plane.container_name("i-1")] = {"Names": plane.container_name("i-1"), "State": "running"}
+    docker.networks[plane.network_name("vpc-1")] = {"Name": plane.network_name("vpc-1")}
+    monkeypatch.setattr(plane, "desired_instances", list)
+    monkeypatch.setattr(plane, "desired_databases", list)
+    changes = plane.sync(image="img:1")
+    assert len(changes) == 2
+    assert docker.containers == {} and docker.networks == {}
+
+
+def test_default_emulator_uses_the_default_cluster_and_others_their_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PG_LOCAL_PORT", raising=False)
+    monkeypatch.delenv("STATE_DIR", raising=False)
+    default = _plane("http://127.0.0.1:5100", tmp_path).pg_cluster_env()
+    assert "PG_LOCAL_PORT" not in default and "STATE_DIR" not in default
+    other = _plane("http://127.0.0.1:5400", tmp_path)
+    env = other.pg_cluster_env()
+    assert env["STATE_DIR"] == str(other.run_dir)
+    assert dataplane.PG_PORT_BASE <= int(env["PG_LOCAL_PORT"]) < dataplane.PG_PORT_BASE + dataplane.PG_PORT_SPAN
+    assert env == other.pg_cluster_env()  # stable across runs
+
+
+def test_an_explicit_cluster_port_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PG_LOCAL_PORT", "55999")
+    assert _plane("http://127.0.0.1:5400", tmp_path).pg_cluster_env()["PG_LOCAL_PORT"] == "55999"
