@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from localcloud.dbproxy import pipe
+
 CHECK_INTERVAL = 2.0
 UNHEALTHY_AFTER = 2
 NO_TARGET = (
@@ -86,17 +88,6 @@ class Balancer:
         return ready[next(self.counter) % len(ready)] if ready else None
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
-
-
 async def serve(listen_host: str, listen_port: int, state_file: Path) -> None:
     balancer = Balancer(state_file)
 
@@ -114,7 +105,7 @@ async def serve(listen_host: str, listen_port: int, state_file: Path) -> None:
             client_writer.close()
             return
         up_reader, up_writer = upstream
-        await asyncio.gather(_pipe(client_reader, up_writer), _pipe(up_reader, client_writer))
+        await asyncio.gather(pipe(client_reader, up_writer), pipe(up_reader, client_writer))
 
     checker = asyncio.create_task(balancer.check_forever())
     server = await asyncio.start_server(handle, listen_host, listen_port)

@@ -11,7 +11,8 @@ import asyncio
 import sys
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy bytes one way until the reader ends, then close the writer."""
     try:
         while data := await reader.read(65536):
             writer.write(data)
@@ -29,7 +30,7 @@ async def serve(listen_host: str, listen_port: int, target_host: str, target_por
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(_pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer))
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
 
     server = await asyncio.start_server(handle, listen_host, listen_port)
     async with server:

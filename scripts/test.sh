@@ -8,6 +8,9 @@ export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 PYTEST=(python -m pytest -p no:cacheprovider -q)
 
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+# Test stages run to the end even when one fails, so one run shows every failure.
+failed=()
+run() { "$@" || failed+=("$*"); }
 
 stage "set-up: virtual environment"
 ./scripts/bootstrap.sh
@@ -21,21 +24,27 @@ if [ -x scripts/dataplane-setup.sh ]; then
 fi
 
 stage "lint: yamllint, ansible-lint (production), ruff"
-./scripts/lint.sh
+run ./scripts/lint.sh
 
 stage "unit tests: local collection modules, local cloud, pins"
-"${PYTEST[@]}" tests/unit
+run "${PYTEST[@]}" tests/unit
 
 stage "app tests: API and worker on PostgreSQL and SQS"
-"${PYTEST[@]}" app/tests
+run "${PYTEST[@]}" app/tests
 
 if [ -x tests/molecule/run_all.sh ]; then
   stage "molecule: one scenario per role"
-  ./tests/molecule/run_all.sh
+  run ./tests/molecule/run_all.sh
 fi
 
 stage "awx: execution environment, AWX configuration as code, ansible-runner jobs"
-"${PYTEST[@]}" tests/awx
+run "${PYTEST[@]}" tests/awx
 
 stage "integration: site.yml, idempotence, bad input, NAT modes, teardown on the local cloud"
-"${PYTEST[@]}" tests/integration
+run "${PYTEST[@]}" tests/integration
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nmake test: %d stage(s) failed:\n' "${#failed[@]}"
+  printf '  %s\n' "${failed[@]}"
+  exit 1
+fi

@@ -129,6 +129,9 @@ def _clean_environ() -> Iterator[None]:
         yield
 
 
+DATAPLANE = ROOT / ".state" / "awx-dataplane"
+
+
 @pytest.fixture(scope="module")
 def pdd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDataDir]:
     """A started local cloud (port 5500 unless TEST_AWX_LOCALCLOUD_PORT) and the AWX-style private data dir."""
@@ -137,7 +140,7 @@ def pdd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDataDir]:
         os.environ,
         LOCALCLOUD_PORT=str(PORT),
         LOCALCLOUD_STATE_DIR=str(ROOT / ".state" / "awx-cloud"),
-        LOCALCLOUD_DATAPLANE_DIR=str(root / "dataplane"),
+        LOCALCLOUD_DATAPLANE_DIR=str(DATAPLANE),
     )
     started = _localcloud("start", env=cloud_env)
     assert started.returncode == 0, started.stderr
@@ -150,8 +153,9 @@ def pdd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDataDir]:
             "LOCALCLOUD_PORT": str(PORT),
             "ARTIFACTS_DIR": str(root / "artifacts" / "project-outputs"),
             "RESUME_STATE_DIR": str(root / "state"),
-            # The data plane's pid files in the job's folder; its PostgreSQL is the machine's one.
-            "LOCALCLOUD_DATAPLANE_DIR": str(root / "dataplane"),
+            # The data plane's state (its PostgreSQL cluster among it) under the checkout's .state:
+            # the postgres OS user cannot traverse pytest's 0700 temporary folders.
+            "LOCALCLOUD_DATAPLANE_DIR": str(DATAPLANE),
             "STATE_DIR": str(ROOT / ".state"),
             "ANSIBLE_FORCE_COLOR": "false",
         }

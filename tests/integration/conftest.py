@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.helpers import ARTIFACTS, ROOT, Run, client, run_playbook
+from tests.integration.helpers import ARTIFACTS, MAIN_PORT, ROOT, Run, client, run_playbook
 
 LOGS = ROOT / ".state" / "test-logs"
 
@@ -40,6 +40,8 @@ def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
         [sys.executable, "-m", "localcloud", "start"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert start.returncode == 0, start.stderr
+    # A fresh emulator: remove whatever an interrupted earlier session left on its data plane.
+    subprocess.run([sys.executable, "-m", "localcloud", "down"], cwd=ROOT, env=env, capture_output=True, check=False)
     try:
         yield Cloud(port)
     finally:
@@ -51,7 +53,7 @@ def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[Cloud]:
     """The emulator the shared stack lives on (a port of its own: `make up` keeps 5100)."""
-    yield from _start_cloud(int(os.environ.get("TEST_LOCALCLOUD_PORT", "5150")), "test-cloud")
+    yield from _start_cloud(MAIN_PORT, "test-cloud")
 
 
 @pytest.fixture(scope="module")

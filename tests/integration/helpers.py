@@ -17,8 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REGION = "eu-west-1"
 ENV_NAME = "local"
-# The tests' outputs.json, apart from the one `make up` writes under artifacts/.
-ARTIFACTS = ROOT / ".state" / "test-artifacts"
+# The tests' outputs.json, apart from the one `make up` writes under artifacts/: one folder per
+# emulator, so a dry run on the empty one never reads the shared stack's outputs.
+MAIN_PORT = int(os.environ.get("TEST_LOCALCLOUD_PORT", "5150"))
+
+
+def artifacts_for(port: int) -> Path:
+    return ROOT / ".state" / f"test-artifacts-{port}"
+
+
+ARTIFACTS = artifacts_for(MAIN_PORT)
 # Extra vars of every test run (an address range apart from `make up`'s stack).
 TEST_VARS = Path(__file__).with_name("vars.yml")
 VPC_CIDR = "10.90.0.0/16"
@@ -80,7 +88,7 @@ def run_playbook(playbook: str, *args: str, port: int, log: Path | None = None) 
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_NOCOLOR="1",
         LOCALCLOUD_PORT=str(port),
-        ARTIFACTS_DIR=str(ARTIFACTS),
+        ARTIFACTS_DIR=str(artifacts_for(port)),
         RESUME_STATE_DIR=str(ACCESS),
     )
     proc = subprocess.run(

@@ -245,18 +245,6 @@ def test_job_queue_redrives_to_the_dlq_after_three_receives_with_sse(stack: Stac
     assert dlq["MessageRetentionPeriod"] == "1209600"
 
 
-def test_redrive_really_dead_letters_a_message_received_three_times(stack: Stack) -> None:
-    sqs = stack.cloud.client("sqs")
-    sqs.send_message(QueueUrl=stack.outputs["queue_url"], MessageBody="redrive-probe")
-    for _ in range(3):
-        got = sqs.receive_message(QueueUrl=stack.outputs["queue_url"], VisibilityTimeout=0, WaitTimeSeconds=1)
-        assert [m["Body"] for m in got.get("Messages", [])] == ["redrive-probe"]
-    assert sqs.receive_message(QueueUrl=stack.outputs["queue_url"], WaitTimeSeconds=1).get("Messages") is None
-    dead = sqs.receive_message(QueueUrl=stack.outputs["dlq_url"], WaitTimeSeconds=1)["Messages"]
-    assert [m["Body"] for m in dead] == ["redrive-probe"]
-    sqs.delete_message(QueueUrl=stack.outputs["dlq_url"], ReceiptHandle=dead[0]["ReceiptHandle"])
-
-
 def test_dlq_depth_alarm_notifies_the_alarm_topic(stack: Stack) -> None:
     alarm = stack.cloud.client("cloudwatch").describe_alarms(AlarmNames=[f"{PREFIX}-jobs-dlq-not-empty"])[
         "MetricAlarms"

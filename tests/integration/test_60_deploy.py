@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from localcloud.dataplane import DataPlane
 from tests.integration.conftest import LOGS, ROOT, Stack
 from tests.integration.helpers import ARTIFACTS, PROJECT, Run, run_playbook, tags_of
 
@@ -302,16 +302,15 @@ def test_resume_views_and_export_round_trip_through_the_listener(deployed: Deplo
     assert "Ada" in state["result"]
 
 
-def pg_superuser_env() -> dict[str, str]:
-    env = dict(os.environ)
-    out = subprocess.run(
-        [str(ROOT / "scripts" / "pg-local.sh"), "env"], capture_output=True, text=True, check=True
-    ).stdout
-    for token in shlex.split(out):
-        if "=" in token and token != "export":  # noqa: S105 - a shell word, not a password
-            key, value = token.split("=", 1)
-            env[key] = value
-    return env
+def pg_superuser_env(deployed: Deployed) -> dict[str, str]:
+    """psql settings for the PostgreSQL cluster that backs this emulator's databases."""
+    plane = DataPlane(
+        endpoint=deployed.stack.cloud.endpoint,
+        region="eu-west-1",
+        project=PROJECT,
+        state_dir=Path(os.environ.get("LOCALCLOUD_DATAPLANE_DIR", ROOT / ".state" / "dataplane")),
+    )
+    return plane.pg_env()
 
 
 def test_poison_export_ends_failed_with_the_message_in_the_dlq(deployed: Deployed) -> None:
@@ -320,7 +319,7 @@ def test_poison_export_ends_failed_with_the_message_in_the_dlq(deployed: Deploye
     )
     assert status == 201
     job_id = str(uuid.uuid4())
-    env = pg_superuser_env()
+    env = pg_superuser_env(deployed)
     psql = str(Path(env.get("PG_LOCAL_BINDIR", "/usr/bin")) / "psql")
     insert = "INSERT INTO export_jobs (id, resume_id, format, status) VALUES (%s, %d, 'pdf', 'queued')" % (  # noqa: S608, UP031
         f"'{job_id}'",
