@@ -163,6 +163,29 @@ class Database:
     names: tuple[str, ...]
 
 
+def spawn(module: str, args: list[str], pid_file: Path, what: str, settle: float) -> int:
+    """Start ``python -m <module> <args>`` detached, logging next to its pid file; return its PID.
+
+    Fails with the log's path when the process is gone after ``settle`` seconds.
+    """
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    log = pid_file.with_suffix(".log")
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "-m", module, *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=ROOT,
+        )
+    time.sleep(settle)
+    if proc.poll() is not None:
+        raise LocalCloudError(f"{what} exited; see {log}")
+    pid_file.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
 def network_gateway(cidr: str) -> str:
     """The first host address of the VPC: AWS reserves it for the VPC router, so no instance gets it."""
     import ipaddress
@@ -550,23 +573,14 @@ class DataPlane:
                 if self.proxy_pid(listen, port) is None:
                     break
                 time.sleep(0.1)
-        pid_file = self.proxy_pid_file(listen, port)
-        pid_file.parent.mkdir(parents=True, exist_ok=True)
-        log = pid_file.with_suffix(".log")
-        with log.open("ab") as out:
-            proc = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "localcloud.dbproxy", listen, str(port), "127.0.0.1", str(target_port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=ROOT,
-            )
-        time.sleep(0.3)
-        if proc.poll() is not None:
-            raise LocalCloudError(f"the DB forwarder on {listen}:{port} exited; see {log}")
-        pid_file.write_text(f"{proc.pid}\n")
-        self.changed(f"forwarder {listen}:{port} -> 127.0.0.1:{target_port} (pid {proc.pid})")
+        pid = spawn(
+            "localcloud.dbproxy",
+            [listen, str(port), "127.0.0.1", str(target_port)],
+            self.proxy_pid_file(listen, port),
+            f"the DB forwarder on {listen}:{port}",
+            settle=0.3,
+        )
+        self.changed(f"forwarder {listen}:{port} -> 127.0.0.1:{target_port} (pid {pid})")
 
     def stop_proxies(self, keep: set[tuple[str, int]]) -> None:
         folder = self.run_dir

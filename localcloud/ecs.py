@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, Instance, network_gateway, run
+from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, Instance, network_gateway, run, spawn
 from localcloud.emulator import LocalCloudError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -369,28 +369,14 @@ class Ecs:
     def ensure_listener(self, target_group: str) -> None:
         if self.listen_port <= 0 or self.alb_pid() is not None:
             return
-        log = self.alb_pid_file().with_suffix(".log")
-        with log.open("ab") as out:
-            proc = subprocess.Popen(  # noqa: S603
-                [
-                    sys.executable,
-                    "-m",
-                    "localcloud.alb",
-                    "127.0.0.1",
-                    str(self.listen_port),
-                    str(self.alb_state_file(target_group)),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=ROOT,
-            )
-        time.sleep(0.5)
-        if proc.poll() is not None:
-            raise LocalCloudError(f"the local listener on 127.0.0.1:{self.listen_port} exited; see {log}")
-        self.alb_pid_file().write_text(f"{proc.pid}\n")
-        self.changed(f"listener http://127.0.0.1:{self.listen_port} for {target_group} (pid {proc.pid})")
+        pid = spawn(
+            "localcloud.alb",
+            ["127.0.0.1", str(self.listen_port), str(self.alb_state_file(target_group))],
+            self.alb_pid_file(),
+            f"the local listener on 127.0.0.1:{self.listen_port}",
+            settle=0.5,
+        )
+        self.changed(f"listener http://127.0.0.1:{self.listen_port} for {target_group} (pid {pid})")
 
     def register_targets(self, tg_arn: str, port: int, ips: list[str]) -> None:
         elb = self.client("elbv2")
