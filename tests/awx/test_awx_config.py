@@ -97,6 +97,9 @@ def test_image_tag_survey_is_required_text_with_length_limits_and_a_checked_patt
         assert pattern.fullmatch(good), good
     for bad in ("", "-x", ".x", "a b", "tag:1", "a" * 129, "x/y"):
         assert not pattern.fullmatch(bad), bad
+    # The promise of the description: the role checks the same pattern before it changes anything.
+    validate = (ROOT / "roles" / "app_deploy" / "tasks" / "validate.yml").read_text()
+    assert f"app_deploy_image_tag is match('{data['awx_image_tag_pattern']}')" in validate
 
 
 def test_teardown_template_asks_for_the_environment_and_a_required_confirmation() -> None:

@@ -1,6 +1,8 @@
 """The playbooks run the way AWX runs them: ansible-runner, a private data directory laid out as AWX
 lays it out (project/, inventory/, env/extravars, env/envvars, env/settings), no prompts, and no
-secret in the job's stdout or artifacts. One local cloud of its own for the module.
+secret in the job's stdout or artifacts. Like AWX, every job gets a private data directory of its
+own (a fresh project checkout, no files of an earlier job): what one job hands the next goes
+through the account. One local cloud of its own for the module.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ EXTRA_VARS = {
     "database_master_username": "resume_awx_admin",
     "network_nat_mode": "single",
 }
+REVISION_DATE = "2026-01-01T00:00:00+00:00"
+OUTPUTS_PARAMETER = "/resume/local/outputs"
 # What a project checkout holds that the playbooks use (the data plane's code included: the
 # bastion and database roles call `python -m localcloud sync` from the project root).
 PROJECT_ITEMS = [
@@ -72,7 +76,9 @@ def _localcloud(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 def _copy_project(project: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "molecule", ".venv")
+    ignore = shutil.ignore_patterns(
+        "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", "molecule", ".venv"
+    )
     for item in PROJECT_ITEMS:
         source, target = ROOT / item, project / item
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -81,10 +87,18 @@ def _copy_project(project: Path) -> None:
             shutil.copytree(source, target, symlinks=False, ignore=ignore)
         else:
             shutil.copy2(source, target)
-    # AWX gives each job a clone of the project revision: a git work tree (app_deploy tags by commit).
+    # AWX gives each job a clone of the project revision: a git work tree (app_deploy tags the image by
+    # commit). A fixed date makes every job's copy the same commit, as clones of one revision are.
     git = ["git", "-C", str(project), "-c", "user.name=awx", "-c", "user.email=awx@localhost"]
+    env = dict(os.environ, GIT_AUTHOR_DATE=REVISION_DATE, GIT_COMMITTER_DATE=REVISION_DATE)
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "project revision"]):
-        subprocess.run([*git, *args], check=True, capture_output=True)
+        subprocess.run([*git, *args], check=True, capture_output=True, env=env)
+
+
+def _commit(project: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(project), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @dataclass
@@ -97,6 +111,8 @@ class Job:
 
 @dataclass
 class PrivateDataDir:
+    """One job's private data directory, as AWX prepares it for each job it launches."""
+
     path: Path
 
     @property
@@ -132,23 +148,21 @@ def _clean_environ() -> Iterator[None]:
 DATAPLANE = ROOT / ".state" / "awx-dataplane"
 
 
-@pytest.fixture(scope="module")
-def pdd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDataDir]:
-    """A started local cloud (port 5500 unless TEST_AWX_LOCALCLOUD_PORT) and the AWX-style private data dir."""
-    root = tmp_path_factory.mktemp("awx-job")
-    cloud_env = dict(
-        os.environ,
-        LOCALCLOUD_PORT=str(PORT),
-        LOCALCLOUD_STATE_DIR=str(ROOT / ".state" / "awx-cloud"),
-        LOCALCLOUD_DATAPLANE_DIR=str(DATAPLANE),
-    )
-    started = _localcloud("start", env=cloud_env)
-    assert started.returncode == 0, started.stderr
-    try:
+class Controller:
+    """Launches jobs the way AWX does: a new private data directory for each, on one inventory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dirs: list[PrivateDataDir] = []
+
+    def new_job_dir(self, name: str, **answers: Any) -> PrivateDataDir:
+        """A job's private data dir; `answers` are survey answers on top of the template's extra vars."""
+        root = self.root / name
+        root.mkdir()
         _copy_project(root / "project")
         shutil.copytree(ROOT / "inventories" / "local", root / "inventory")
         (root / "env").mkdir()
-        (root / "env" / "extravars").write_text(yaml.safe_dump(EXTRA_VARS))
+        (root / "env" / "extravars").write_text(yaml.safe_dump({**EXTRA_VARS, **answers}))
         envvars = {
             "LOCALCLOUD_PORT": str(PORT),
             "ARTIFACTS_DIR": str(root / "artifacts" / "project-outputs"),
@@ -165,8 +179,25 @@ def pdd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDataDir]:
                 {"idle_timeout": 600, "job_timeout": 900, "pexpect_timeout": 5, "suppress_ansible_output": True}
             )
         )
+        pdd = PrivateDataDir(root)
+        self.dirs.append(pdd)
+        return pdd
+
+
+@pytest.fixture(scope="module")
+def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]:
+    """A started local cloud (port 5500 unless TEST_AWX_LOCALCLOUD_PORT) and a place for the job dirs."""
+    cloud_env = dict(
+        os.environ,
+        LOCALCLOUD_PORT=str(PORT),
+        LOCALCLOUD_STATE_DIR=str(ROOT / ".state" / "awx-cloud"),
+        LOCALCLOUD_DATAPLANE_DIR=str(DATAPLANE),
+    )
+    started = _localcloud("start", env=cloud_env)
+    assert started.returncode == 0, started.stderr
+    try:
         with _clean_environ():
-            yield PrivateDataDir(root)
+            yield Controller(tmp_path_factory.mktemp("awx-jobs"))
     finally:
         _localcloud("down", "--endpoint", ENDPOINT, env=cloud_env)
         _localcloud("stop", env=cloud_env)
@@ -200,16 +231,25 @@ def secrets_of_the_stack() -> dict[str, str]:
     return found
 
 
-def assert_no_secret_leaked(pdd: PrivateDataDir, jobs: list[Job], secrets: dict[str, str]) -> None:
+def assert_no_secret_leaked(controller: Controller, jobs: list[Job], secrets: dict[str, str]) -> None:
     assert secrets, "the stack has no secret to look for"
     leaks = []
     for name, value in secrets.items():
         assert len(value) >= 12, f"{name} is too short to search for"
         leaks += [f"{name} in the stdout of {job.name}" for job in jobs if value in job.stdout]
-        for path in pdd.artifacts.rglob("*"):
-            if path.is_file() and value in path.read_text(errors="replace"):
-                leaks.append(f"{name} in {path.relative_to(pdd.path)}")
+        for pdd in controller.dirs:
+            for path in pdd.artifacts.rglob("*"):
+                if path.is_file() and value in path.read_text(errors="replace"):
+                    leaks.append(f"{name} in {path.relative_to(controller.root)}")
     assert not leaks, leaks
+
+
+def published_outputs() -> dict[str, Any] | None:
+    try:
+        value = _client("ssm").get_parameter(Name=OUTPUTS_PARAMETER)["Parameter"]["Value"]
+    except _client("ssm").exceptions.ParameterNotFound:
+        return None
+    return dict(json.loads(value))
 
 
 # The three tests share the module's stack and run in file order: site.yml creates it, the workflow's
@@ -218,53 +258,83 @@ JOBS: list[Job] = []
 SECRETS: dict[str, str] = {}
 
 
-def test_site_job_provisions_the_stack_under_ansible_runner(pdd: PrivateDataDir) -> None:
+def test_site_job_provisions_the_stack_under_ansible_runner(controller: Controller) -> None:
+    pdd = controller.new_job_dir("site")
     site = pdd.run("site.yml", "site")
     JOBS.append(site)
     assert_job_ok(site)
     outputs = json.loads(pdd.outputs_file.read_text())
     assert outputs["environment"] == "local"
     assert outputs["private_subnet_ids"], outputs
+    assert outputs["app_url"], outputs
     vpcs = _client("ec2").describe_vpcs(VpcIds=[outputs["vpc_id"]])["Vpcs"]
     assert vpcs[0]["CidrBlock"] == EXTRA_VARS["network_vpc_cidr"]  # the job's extra vars reached the roles
     SECRETS.update(secrets_of_the_stack())
-    assert_no_secret_leaked(pdd, JOBS, SECRETS)
+    assert_no_secret_leaked(controller, JOBS, SECRETS)
 
 
-def test_workflow_job_templates_run_in_order_sharing_the_inventory(pdd: PrivateDataDir) -> None:
-    """provision -> configure -> deploy as awx/configure_awx.yml's workflow defines them, one runner
-    job each on the same private data dir and inventory (provision re-applies site.yml's stack)."""
+def test_workflow_job_templates_run_in_order_each_in_its_own_job_dir(controller: Controller) -> None:
+    """provision -> configure -> deploy as awx/configure_awx.yml's workflow defines them: one runner job
+    each, each with a private data directory of its own, on the same inventory (provision re-applies
+    site.yml's stack). The deploy job sees no file of the provision job: it finds the stack in SSM."""
     data = awx_vars()
     nodes = {n["identifier"]: n for n in data["awx_workflow"]["nodes"]}
     templates = {t["name"]: t for t in data["awx_job_templates"]}
     playbooks = [templates[nodes[i]["unified_job_template"]["name"]]["playbook"] for i in workflow_order(data)]
-    assert len(playbooks) == 3, playbooks
-    missing = []
+    assert playbooks == ["playbooks/provision_and_outputs.yml", "playbooks/configure.yml", "playbooks/deploy.yml"]
+    dirs = []
     for step, playbook in enumerate(playbooks):
-        if not (ROOT / playbook).is_file():
-            missing.append(playbook)
-            continue
-        # A workflow stops at the first failure (its failure node runs instead).
-        assert not missing, f"{playbook} would run after a missing step: {missing}"
-        job = pdd.run(playbook, f"workflow-{step}-{Path(playbook).stem}")
+        name = f"workflow-{step}-{Path(playbook).stem}"
+        pdd = controller.new_job_dir(name)
+        dirs.append(pdd)
+        assert not pdd.outputs_file.exists()
+        job = pdd.run(playbook, name)
         JOBS.append(job)
-        assert_job_ok(job)
-        if step == 0:
-            assert json.loads(pdd.outputs_file.read_text())["environment"] == "local"
+        assert_job_ok(job)  # a workflow stops at the first failure (its failure node runs instead)
+    provision, configure, deploy = dirs
+    published = published_outputs()
+    assert published is not None and published["environment"] == "local"
+    assert json.loads(provision.outputs_file.read_text()).items() >= published.items()
+    assert not configure.outputs_file.exists()  # configure.yml uses the inventory and SSM only
+    deployed = json.loads(deploy.outputs_file.read_text())
+    assert deployed.items() >= published.items()  # the stack the provision job published
+    assert deployed["app_url"] and deployed["image"].endswith(":" + _commit(deploy.path / "project")[:12])
+    assert (configure.path / "state" / "local" / "known_hosts").is_file()
     SECRETS.update(secrets_of_the_stack())
-    assert_no_secret_leaked(pdd, JOBS, SECRETS)
-    if missing:
-        pytest.skip(
-            f"{', '.join(missing)} does not exist yet: the workflow ran {3 - len(missing)} of its 3 job templates"
-        )
+    assert_no_secret_leaked(controller, JOBS, SECRETS)
 
 
-def test_teardown_job_deletes_the_stack_and_no_job_leaked_a_secret(pdd: PrivateDataDir) -> None:
+def test_a_failed_step_takes_the_failure_path_and_the_workflow_ends_failed(controller: Controller) -> None:
+    """A bad survey answer fails the provision job before any change; AWX then follows the node's
+    failure edge, whose job reports and fails, so the workflow job ends failed."""
+    data = awx_vars()
+    nodes = {n["identifier"]: n for n in data["awx_workflow"]["nodes"]}
+    templates = {t["name"]: t for t in data["awx_job_templates"]}
+    first = workflow_order(data)[0]
+    vpcs_before = _client("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["resume"]}])["Vpcs"]
+    provision = controller.new_job_dir("failing-provision", network_vpc_cidr="10.400.0.0/16")
+    job = provision.run(templates[nodes[first]["unified_job_template"]["name"]]["playbook"], "failing-provision")
+    JOBS.append(job)
+    assert job.runner.status == "failed" and job.runner.rc != 0, job.stdout[-2000:]
+    assert "network_vpc_cidr" in job.stdout
+    vpcs_after = _client("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["resume"]}])["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs_after] == [v["CidrBlock"] for v in vpcs_before]  # nothing changed
+    (failure_edge,) = nodes[first]["related"]["failure_nodes"]
+    report_node = nodes[failure_edge["identifier"]]
+    report = controller.new_job_dir("report-failure").run(
+        templates[report_node["unified_job_template"]["name"]]["playbook"], "report-failure"
+    )
+    JOBS.append(report)
+    assert report.runner.status == "failed", report.stdout[-2000:]
+    assert "A step of the local workflow failed" in report.stdout
+
+
+def test_teardown_job_deletes_the_stack_and_no_job_leaked_a_secret(controller: Controller) -> None:
     if not SECRETS:
         SECRETS.update(secrets_of_the_stack())
-    teardown = pdd.run("playbooks/teardown.yml", "teardown")
+    teardown = controller.new_job_dir("teardown").run("playbooks/teardown.yml", "teardown")
     JOBS.append(teardown)
     assert_job_ok(teardown)
-    assert not pdd.outputs_file.exists()
+    assert published_outputs() is None
     assert not _client("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["resume"]}])["Vpcs"]
-    assert_no_secret_leaked(pdd, JOBS, SECRETS)
+    assert_no_secret_leaked(controller, JOBS, SECRETS)

@@ -316,3 +316,17 @@ def test_outputs_file_matches_what_the_emulator_holds(
     assert out["bastion_instance_id"] == bastion["InstanceId"]
     assert out["bastion_private_ip"] == bastion["PrivateIpAddress"]
     assert out["queue_url"].endswith(f"/{PREFIX}-jobs") and out["dlq_url"].endswith(f"/{PREFIX}-jobs-dlq")
+
+
+def test_outputs_are_published_in_ssm_for_jobs_on_other_machines(stack: Stack) -> None:
+    """deploy.yml reads the stack from this parameter (an AWX deploy job has no outputs.json)."""
+    ssm = stack.cloud.client("ssm")
+    name = f"/{PROJECT}/local/outputs"
+    param = ssm.get_parameter(Name=name)["Parameter"]
+    assert param["Type"] == "String"  # nothing secret in it, and readable without KMS
+    published = json.loads(param["Value"])
+    assert published == {key: stack.outputs[key] for key in published}  # the file holds the same values
+    assert {"vpc_id", "private_subnet_ids", "db_secret_arn", "ecs_cluster_arn", "queue_url"} <= published.keys()
+    assert "app_url" not in published  # deploy.yml's keys stay in the file
+    tags = tags_of(ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"])
+    assert tags.items() >= {"Project": PROJECT, "Environment": "local", "ManagedBy": "ansible"}.items()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import Cloud, no_project_vpc
+from tests.integration.conftest import Cloud, Stack, no_project_vpc
 from tests.integration.helpers import run_playbook
 
 CASES = {
@@ -46,3 +46,23 @@ def test_check_mode_on_an_empty_account_completes_and_creates_nothing(empty_clou
     assert "would create" in run.output or run.changed > 0
     assert no_project_vpc(empty_cloud)
     assert empty_cloud.client("secretsmanager").list_secrets()["SecretList"] == []
+
+
+def test_deploy_on_an_account_never_provisioned_says_what_to_run(empty_cloud: Cloud) -> None:
+    run = run_playbook("playbooks/deploy.yml", port=empty_cloud.port)
+    assert run.returncode != 0
+    failure = " ".join(run.output[run.output.index("fatal:") :].split())  # the YAML callback wraps lines
+    assert "/resume/local/outputs" in failure and "provision it first" in failure
+    assert "Create the image repository" not in run.output  # stopped before the role's first change
+    assert empty_cloud.client("ecr").describe_repositories()["repositories"] == []
+
+
+@pytest.mark.parametrize("tag", ["-latest", "v1/evil"])
+def test_deploy_refuses_a_bad_image_tag_before_changing_anything(stack: Stack, tag: str) -> None:
+    repositories = stack.cloud.client("ecr").describe_repositories()["repositories"]
+    run = run_playbook("playbooks/deploy.yml", "-e", json.dumps({"app_deploy_image_tag": tag}), port=stack.cloud.port)
+    assert run.returncode != 0
+    failure = " ".join(run.output[run.output.index("fatal:") :].split())
+    assert "app_deploy_image_tag must be a Docker tag" in failure
+    assert "image | Create the image repository" not in run.output
+    assert stack.cloud.client("ecr").describe_repositories()["repositories"] == repositories
