@@ -17,9 +17,14 @@ read -r -a SCENARIOS <<<"${MOLECULE_SCENARIOS:-network database ecs_cluster queu
 LOG_DIR="$LOCALCLOUD_STATE_DIR/logs"
 mkdir -p "$LOG_DIR"
 
-stop_cloud() { python -m localcloud stop >/dev/null || true; }
+# The data plane too: its test hosts, networks, DB forwarders and the PostgreSQL cluster it started.
+stop_cloud() {
+  python -m localcloud down >/dev/null || true
+  python -m localcloud stop >/dev/null || true
+}
 # A fresh, empty cloud: stop what an interrupted run of this script left (only the server
-# whose PID its state folder records); start fails clearly if another process holds the port.
+# whose PID its state folder records, and this emulator's data plane); start fails clearly if
+# another process holds the port.
 stop_cloud
 trap stop_cloud EXIT
 trap 'exit 130' INT TERM
