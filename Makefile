@@ -34,7 +34,7 @@ check: localcloud ## Dry run of site.yml with diffs
 
 down: venv ## Tear the stack down, then stop the local cloud
 	@if $(PY) -m localcloud check >/dev/null 2>&1; then $(PLAYBOOK) playbooks/teardown.yml $(ARGS) && \
-	  $(PY) -m localcloud.ecs down --endpoint "$$($(PY) -m localcloud endpoint)" && $(PY) -m localcloud down; \
+	  $(PY) -m localcloud down; \
 	else echo "local cloud not running: nothing to tear down"; fi
 	@$(PY) -m localcloud stop
 

@@ -29,7 +29,7 @@ def _dataplane_verb(action: str, emulator: Emulator, args: argparse.Namespace) -
         print(f"{'changed: built' if built else 'ok: cached'} base image {tag}")
         return
     plane = dataplane.DataPlane(
-        endpoint=args.endpoint or emulator.endpoint,
+        endpoint=(args.endpoint or emulator.endpoint).rstrip("/"),
         region=args.region,
         project=args.project,
         state_dir=Path(os.environ.get("LOCALCLOUD_DATAPLANE_DIR", ROOT / ".state" / "dataplane")),
@@ -38,10 +38,7 @@ def _dataplane_verb(action: str, emulator: Emulator, args: argparse.Namespace) -
         print(json.dumps(plane.hosts(), indent=2))
         return
     if action == "sync":
-        emulator_check = Emulator(
-            state_dir=emulator.state_dir, port=int((args.endpoint or emulator.endpoint).rsplit(":", 1)[1])
-        )
-        emulator_check.check()
+        Emulator(state_dir=emulator.state_dir, port=plane.emulator_port).check()
         changes = plane.sync()
     else:
         changes = plane.down()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localcloud.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from localcloud.emulator import LocalCloudError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -44,7 +45,6 @@ EMULATOR_HOSTNAME = "aws.localcloud.internal"
 HOSTS_BEGIN = "# BEGIN localcloud dataplane"
 HOSTS_END = "# END localcloud dataplane"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-DEFAULT_EMULATOR_PORT = 5100
 PG_PORT_BASE = 56000  # clusters of non-default emulators: 56000-59999
 PG_PORT_SPAN = 4000
 
@@ -184,6 +184,18 @@ def spawn(module: str, args: list[str], pid_file: Path, what: str, settle: float
         raise LocalCloudError(f"{what} exited; see {log}")
     pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
+
+
+def live_pid(pid_file: Path, marker: bytes) -> int | None:
+    """The PID in ``pid_file`` if that process is alive and its command line holds ``marker``
+    (a recycled PID belongs to someone else)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    return pid if cmdline.exists() and marker in cmdline.read_bytes() else None
 
 
 def network_gateway(cidr: str) -> str:
@@ -328,6 +340,7 @@ class DataPlane:
 
     def desired_databases(self) -> list[Database]:
         sm = self._client("secretsmanager")
+        rds_names = self._rds_endpoints()
         result: list[Database] = []
         for page in sm.get_paginator("list_secrets").paginate(
             Filters=[{"Key": "tag-key", "Values": ["Project"]}, {"Key": "tag-value", "Values": [self.project]}]
@@ -344,7 +357,7 @@ class DataPlane:
                 if data is None:
                     continue
                 env = tags.get("Environment", "")
-                names = {str(data["host"]), *self._rds_endpoints(env)}
+                names = {str(data["host"]), *rds_names.get(env, set())}
                 result.append(
                     Database(
                         environment=env,
@@ -357,20 +370,25 @@ class DataPlane:
                 )
         return result
 
-    def _rds_endpoints(self, environment: str) -> set[str]:
+    def _rds_endpoints(self) -> dict[str, set[str]]:
+        """The RDS cluster and instance endpoint names of the project, by Environment tag."""
         rds = self._client("rds")
-        names: set[str] = set()
+        names: dict[str, set[str]] = {}
 
-        def matches(tag_list: list[dict[str, str]]) -> bool:
+        def environment(tag_list: list[dict[str, str]]) -> str | None:
             tags = {t["Key"]: t["Value"] for t in tag_list}
-            return tags.get("Project") == self.project and tags.get("Environment") == environment
+            return tags.get("Environment") if tags.get("Project") == self.project else None
 
         for cluster in rds.describe_db_clusters().get("DBClusters", []):
-            if matches(cluster.get("TagList", [])):
-                names.update(h for h in (cluster.get("Endpoint"), cluster.get("ReaderEndpoint")) if h)
+            env = environment(cluster.get("TagList", []))
+            if env is not None:
+                names.setdefault(env, set()).update(
+                    h for h in (cluster.get("Endpoint"), cluster.get("ReaderEndpoint")) if h
+                )
         for inst in rds.describe_db_instances().get("DBInstances", []):
-            if matches(inst.get("TagList", [])) and inst.get("Endpoint", {}).get("Address"):
-                names.add(inst["Endpoint"]["Address"])
+            env = environment(inst.get("TagList", []))
+            if env is not None and inst.get("Endpoint", {}).get("Address"):
+                names.setdefault(env, set()).add(inst["Endpoint"]["Address"])
         return names
 
     # -- docker --------------------------------------------------------------
@@ -386,8 +404,8 @@ class DataPlane:
         rows = self._docker_json("network", "ls", "--no-trunc", "--filter", f"label={LABEL}.endpoint={self.endpoint}")
         return {row["Name"]: row for row in rows}
 
-    def ensure_network(self, inst: Instance, networks: dict[str, dict[str, Any]]) -> str:
-        name = self.network_name(inst.vpc_id)
+    def ensure_network(self, vpc_id: str, vpc_cidr: str, networks: dict[str, dict[str, Any]]) -> str:
+        name = self.network_name(vpc_id)
         if name not in networks:
             overlap = [
                 row["Name"]
@@ -404,21 +422,21 @@ class DataPlane:
                         "bridge",
                         "--internal",
                         "--subnet",
-                        inst.vpc_cidr,
+                        vpc_cidr,
                         "--gateway",
-                        network_gateway(inst.vpc_cidr),
-                        *self._labels(**{f"{LABEL}.vpc": inst.vpc_id}),
+                        network_gateway(vpc_cidr),
+                        *self._labels(**{f"{LABEL}.vpc": vpc_id}),
                         name,
                     ]
                 )
             except LocalCloudError as exc:
                 raise LocalCloudError(
-                    f"cannot create the Docker network of {inst.vpc_id} ({inst.vpc_cidr}): {exc}. Networks of other "
+                    f"cannot create the Docker network of {vpc_id} ({vpc_cidr}): {exc}. Networks of other "
                     f"local clouds that may overlap: {', '.join(overlap) or 'none'}; tear that stack down or give "
                     "this one another network_vpc_cidr"
                 ) from exc
             networks[name] = {"Name": name}
-            self.changed(f"network {name} ({inst.vpc_cidr}) for {inst.vpc_id}")
+            self.changed(f"network {name} ({vpc_cidr}) for {vpc_id}")
         return name
 
     def ensure_container(
@@ -430,7 +448,7 @@ class DataPlane:
             return
         if row is not None:
             run(["docker", "rm", "-f", name])
-        network = self.ensure_network(inst, networks)
+        network = self.ensure_network(inst.vpc_id, inst.vpc_cidr, networks)
         run(
             [
                 "docker",
@@ -500,19 +518,22 @@ class DataPlane:
                 env[key] = value
         return env
 
-    def psql(self, env: dict[str, str], sql: str, *, database: str = "postgres") -> str:
+    @staticmethod
+    def psql_bin(env: dict[str, str]) -> str:
         bindir = env.get("PG_LOCAL_BINDIR", "")
-        psql = str(Path(bindir) / "psql") if bindir else "psql"
+        return str(Path(bindir) / "psql") if bindir else "psql"
+
+    def psql(self, env: dict[str, str], sql: str, *, database: str = "postgres") -> str:
         return run(
-            [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"], input_text=sql, env=env
+            [self.psql_bin(env), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
+            input_text=sql,
+            env=env,
         )
 
     def password_works(self, env: dict[str, str], db: Database) -> bool:
         probe = dict(env, PGUSER=db.username, PGPASSWORD=db.password, PGDATABASE=db.dbname)
         probe.pop("PGPASSFILE", None)
-        bindir = env.get("PG_LOCAL_BINDIR", "")
-        psql = str(Path(bindir) / "psql") if bindir else "psql"
-        argv = [psql, "-X", "-A", "-t", "-c", "select 1"]
+        argv = [self.psql_bin(env), "-X", "-A", "-t", "-c", "select 1"]
         return subprocess.run(argv, env=probe, capture_output=True, check=False).returncode == 0  # noqa: S603
 
     def ensure_database(self, env: dict[str, str], db: Database) -> None:
@@ -544,16 +565,7 @@ class DataPlane:
         return self.run_dir / f"dbproxy-{listen}-{port}.pid"
 
     def proxy_pid(self, listen: str, port: int) -> int | None:
-        pid_file = self.proxy_pid_file(listen, port)
-        try:
-            pid = int(pid_file.read_text().strip())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return None
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        if not cmdline.exists() or b"localcloud.dbproxy" not in cmdline.read_bytes():
-            return None
-        return pid
+        return live_pid(self.proxy_pid_file(listen, port), b"localcloud.dbproxy")
 
     def proxy_target(self, pid: int) -> int | None:
         """The target port a running forwarder passes to (last argument of its command line)."""
@@ -611,8 +623,7 @@ class DataPlane:
                 self.ensure_container(inst, tag, containers, networks)
                 self.sync_hosts_file(inst, databases)
         # Every test host may call the emulator (what the instance role allows on AWS).
-        emulator_port = int(self.endpoint.rsplit(":", 1)[1].strip("/"))
-        keep_proxies: set[tuple[str, int]] = {(network_gateway(i.vpc_cidr), emulator_port) for i in instances}
+        keep_proxies: set[tuple[str, int]] = {(network_gateway(i.vpc_cidr), self.emulator_port) for i in instances}
         for listen, port in sorted(keep_proxies):
             self.ensure_proxy(listen, port, port)
         if databases:
@@ -637,7 +648,11 @@ class DataPlane:
         return self.changes
 
     def down(self) -> list[str]:
-        """Remove every container, network and forwarder of this emulator (not the databases)."""
+        """Remove every test host, service task, listener, network and forwarder of this emulator,
+        and stop its own PostgreSQL cluster (the data stays on disk)."""
+        from localcloud.ecs import Ecs  # it builds on this module
+
+        self.changes += Ecs(self, "").down()  # task containers keep their network in use
         for name in sorted(self.existing_containers()):
             run(["docker", "rm", "-f", name])
             self.changed(f"removed test host {name}")

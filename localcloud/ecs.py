@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, Instance, network_gateway, run, spawn
-from localcloud.emulator import LocalCloudError
+from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, live_pid, network_gateway, run, spawn
+from localcloud.emulator import Emulator, LocalCloudError
 
 ROOT = Path(__file__).resolve().parent.parent
 ECS_LABEL = f"{LABEL}.ecs"
@@ -110,6 +110,10 @@ class Ecs:
     listen_port: int = 0
     timeout: float = 180.0
     changes: list[str] = field(default_factory=list)
+    # What tasks started by one command share (the network of their subnets, the database names
+    # and forwarders): set up once per command, not once per task.
+    _networks: dict[tuple[str, ...], tuple[str, str, str]] = field(default_factory=dict, repr=False)
+    _database_hosts: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     # -- helpers -------------------------------------------------------------
     def changed(self, message: str) -> None:
@@ -130,20 +134,11 @@ class Ecs:
         return [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
 
     def tasks(self) -> list[Task]:
-        out = run(
-            [
-                "docker",
-                "ps",
-                "-a",
-                "--no-trunc",
-                "--format",
-                "{{.Names}}",
-                "--filter",
-                f"label={ECS_LABEL}.endpoint={self.plane.endpoint}",
-                "--filter",
-                f"label={ECS_LABEL}.cluster={self.cluster}",
-            ]
-        )
+        """The task containers of this cluster (of every cluster of the emulator without one)."""
+        filters = ["--filter", f"label={ECS_LABEL}.endpoint={self.plane.endpoint}"]
+        if self.cluster:
+            filters += ["--filter", f"label={ECS_LABEL}.cluster={self.cluster}"]
+        out = run(["docker", "ps", "-a", "--no-trunc", "--format", "{{.Names}}", *filters])
         names = [n for n in out.split() if n]
         if not names:
             return []
@@ -197,32 +192,34 @@ class Ecs:
 
     def network_for(self, subnet_ids: list[str]) -> tuple[str, str, str]:
         """(docker network, gateway, subnet CIDR) of the task's first subnet; creates the network and forwarders."""
-        ec2 = self.client("ec2")
-        subnet = ec2.describe_subnets(SubnetIds=subnet_ids[:1])["Subnets"][0]
-        vpc_cidr = ec2.describe_vpcs(VpcIds=[subnet["VpcId"]])["Vpcs"][0]["CidrBlock"]
-        probe = Instance("", "", subnet["VpcId"], vpc_cidr, "", "")
-        existing = self.plane.existing_networks()
-        name = self.plane.ensure_network(probe, existing)
-        gateway = network_gateway(vpc_cidr)
-        emulator_port = int(self.plane.endpoint.rsplit(":", 1)[1].strip("/"))
-        self.plane.ensure_proxy(gateway, emulator_port, emulator_port)
-        return name, gateway, subnet["CidrBlock"]
+        key = tuple(subnet_ids[:1])
+        if key not in self._networks:
+            ec2 = self.client("ec2")
+            subnet = ec2.describe_subnets(SubnetIds=subnet_ids[:1])["Subnets"][0]
+            vpc_cidr = ec2.describe_vpcs(VpcIds=[subnet["VpcId"]])["Vpcs"][0]["CidrBlock"]
+            name = self.plane.ensure_network(subnet["VpcId"], vpc_cidr, self.plane.existing_networks())
+            gateway = network_gateway(vpc_cidr)
+            self.plane.ensure_proxy(gateway, self.plane.emulator_port, self.plane.emulator_port)
+            self._networks[key] = (name, gateway, subnet["CidrBlock"])
+        return self._networks[key]
 
     def database_hosts(self, gateway: str) -> list[str]:
         """--add-host flags and forwarders for every database of the project (names → gateway)."""
+        if gateway in self._database_hosts:
+            return self._database_hosts[gateway]
         databases = self.plane.desired_databases()
         flags: list[str] = []
-        if not databases:
-            return flags
-        pg_env = self.plane.pg_env()
-        pg_port = int(pg_env.get("PGPORT", "55432"))
-        for db in databases:
-            # Every stack on this machine shares one PostgreSQL server, and their master secrets may
-            # name the same role: make sure it takes this emulator's password before a task starts.
-            self.plane.ensure_database(pg_env, db)
-            self.plane.ensure_proxy(gateway, db.port, pg_port)
-            for name in db.names:
-                flags += ["--add-host", f"{name}:{gateway}"]
+        if databases:
+            pg_env = self.plane.pg_env()
+            pg_port = int(pg_env.get("PGPORT", "55432"))
+            for db in databases:
+                # The master secret may name a role another stack's secret also names: make sure it
+                # takes this emulator's password before the command's first task starts.
+                self.plane.ensure_database(pg_env, db)
+                self.plane.ensure_proxy(gateway, db.port, pg_port)
+                for name in db.names:
+                    flags += ["--add-host", f"{name}:{gateway}"]
+        self._database_hosts[gateway] = flags
         return flags
 
     def docker_run(
@@ -349,13 +346,7 @@ class Ecs:
         return self.run_dir / f"alb-{self.listen_port}.pid"
 
     def alb_pid(self) -> int | None:
-        try:
-            pid = int(self.alb_pid_file().read_text().strip())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return None
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        return pid if cmdline.exists() and b"localcloud.alb" in cmdline.read_bytes() else None
+        return live_pid(self.alb_pid_file(), b"localcloud.alb")
 
     def write_targets(self, target_group: str, targets: list[str], health_path: str) -> None:
         path = self.alb_state_file(target_group)
@@ -465,12 +456,14 @@ class Ecs:
             raise DeploymentFailed("; ".join(failures))
         return self.changes
 
-    def stop_listener(self) -> None:
-        pid = self.alb_pid()
+    def stop_listener(self, pid_file: Path | None = None) -> None:
+        """Stop this cluster's listener (or the one ``pid_file`` names)."""
+        pid_file = pid_file or self.alb_pid_file()
+        pid = live_pid(pid_file, b"localcloud.alb")
         if pid is not None:
             os.killpg(pid, signal.SIGTERM)
-            self.changed(f"stopped listener 127.0.0.1:{self.listen_port} (pid {pid})")
-        self.alb_pid_file().unlink(missing_ok=True)
+            self.changed(f"stopped listener 127.0.0.1:{pid_file.stem.split('-', 1)[1]} (pid {pid})")
+        pid_file.unlink(missing_ok=True)
 
     def run_task(self, task_definition: str, container: str, command: list[str], subnets: list[str]) -> int:
         taskdef = self.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
@@ -484,8 +477,14 @@ class Ecs:
         return code
 
     def down(self) -> list[str]:
-        self.stop([t for t in self.tasks()], "teardown")
-        self.stop_listener()
+        """Stop the cluster's tasks and its listener; without a cluster, every task and listener
+        of the emulator (what an interrupted run left, too)."""
+        self.stop(self.tasks(), "teardown")
+        if self.cluster:
+            self.stop_listener()
+        else:
+            for pid_file in sorted(self.run_dir.glob("alb-*.pid")) if self.run_dir.is_dir() else []:
+                self.stop_listener(pid_file)
         for state in self.run_dir.glob("alb-*.json") if self.run_dir.is_dir() else []:
             state.unlink()
         return self.changes
@@ -499,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("action", choices=["push", "sync", "run-task", "down"])
-    parser.add_argument("--endpoint", required=True, help="emulator URL")
+    parser.add_argument("--endpoint", default="", help="emulator URL (default: from LOCALCLOUD_PORT)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "eu-west-1"))
     parser.add_argument("--project", default="resume")
     parser.add_argument("--cluster", default="", help="ECS cluster name (sync, run-task, down)")
@@ -516,8 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     args.command = command
     state_dir = Path(os.environ.get("LOCALCLOUD_DATAPLANE_DIR", ROOT / ".state" / "dataplane"))
-    plane = DataPlane(endpoint=args.endpoint.rstrip("/"), region=args.region, project=args.project, state_dir=state_dir)
     try:
+        endpoint = args.endpoint or Emulator.from_env(ROOT).endpoint
+        plane = DataPlane(endpoint=endpoint.rstrip("/"), region=args.region, project=args.project, state_dir=state_dir)
         if args.action == "push":
             print(push(plane, args.repository, args.image, args.tag))
             return 0

@@ -34,22 +34,10 @@ class Cloud:
         return client(service, self.endpoint)
 
 
-def _clean_data_plane(port: int, env: dict[str, str]) -> None:
-    """Stop the service tasks, test hosts and networks of this emulator (needs it running)."""
-    endpoint = f"http://127.0.0.1:{port}"
-    subprocess.run(
-        [sys.executable, "-m", "localcloud.ecs", "down", "--endpoint", endpoint], cwd=ROOT, env=env, capture_output=True
-    )
+def _clean_data_plane(env: dict[str, str]) -> None:
+    """Remove the service tasks, listeners, test hosts, networks and forwarders of this emulator,
+    whatever an interrupted earlier session left (localcloud down goes by Docker labels)."""
     subprocess.run([sys.executable, "-m", "localcloud", "down"], cwd=ROOT, env=env, capture_output=True)
-    # Service tasks an interrupted session left behind are unknown to a fresh emulator: go by label.
-    stale = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=io.resume.localcloud.ecs.endpoint={endpoint}"],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    if stale:
-        subprocess.run(["docker", "rm", "-f", *stale], capture_output=True)
-        subprocess.run([sys.executable, "-m", "localcloud", "down"], cwd=ROOT, env=env, capture_output=True)
 
 
 def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
@@ -58,11 +46,11 @@ def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
         [sys.executable, "-m", "localcloud", "start"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert start.returncode == 0, start.stderr
-    _clean_data_plane(port, env)  # whatever an interrupted earlier session left
+    _clean_data_plane(env)  # whatever an interrupted earlier session left
     try:
         yield Cloud(port)
     finally:
-        _clean_data_plane(port, env)
+        _clean_data_plane(env)
         subprocess.run([sys.executable, "-m", "localcloud", "stop"], cwd=ROOT, env=env, capture_output=True)
 
 

@@ -8,12 +8,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from localcloud import dataplane
+from localcloud import dataplane, ecs
 from localcloud.dataplane import Database, DataPlane, Instance
+from tests.integration.helpers import client
 
 REGION = "eu-west-1"
 
@@ -33,16 +33,10 @@ def endpoint() -> Iterator[str]:
     server.stop()
 
 
-def _client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
 @pytest.fixture(scope="module")
 def cloud(endpoint: str) -> dict[str, str]:
     """One tagged running instance, one of another project, one terminated; a DB secret and a plain one."""
-    ec2 = _client(endpoint, "ec2")
+    ec2 = client("ec2", endpoint)
     vpc = ec2.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.90.128.0/20")["Subnet"]["SubnetId"]
     ec2.create_key_pair(KeyName="bastion", KeyType="ed25519")
@@ -62,7 +56,7 @@ def cloud(endpoint: str) -> dict[str, str]:
     launch({"Project": "other", "Environment": "ut"})
     gone = launch({"Project": "resume", "Environment": "ut"})
     ec2.terminate_instances(InstanceIds=[gone])
-    sm = _client(endpoint, "secretsmanager")
+    sm = client("secretsmanager", endpoint)
     tags = [{"Key": "Project", "Value": "resume"}, {"Key": "Environment", "Value": "ut"}]
     secret = {"engine": "postgres", "host": "db.ut.resume.internal", "port": 5432}
     secret |= {"dbname": "resume", "username": "resume_admin", "password": "pw'1"}
@@ -253,3 +247,42 @@ def test_default_emulator_uses_the_default_cluster_and_others_their_own(
 def test_an_explicit_cluster_port_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PG_LOCAL_PORT", "55999")
     assert _plane("http://127.0.0.1:5400", tmp_path).pg_cluster_env()["PG_LOCAL_PORT"] == "55999"
+
+
+def test_ecs_tasks_filter_by_cluster_only_when_one_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(ecs, "run", lambda argv, **_: calls.append(list(argv)) or "")
+    plane = _plane("http://127.0.0.1:5999", tmp_path)
+    assert ecs.Ecs(plane, "resume-ut").tasks() == []
+    assert ecs.Ecs(plane, "").tasks() == []
+    assert f"label={ecs.ECS_LABEL}.cluster=resume-ut" in calls[0]
+    assert not [arg for arg in calls[1] if arg.startswith(f"label={ecs.ECS_LABEL}.cluster")]
+    assert f"label={ecs.ECS_LABEL}.endpoint=http://127.0.0.1:5999" in calls[1]
+
+
+def test_down_removes_the_service_tasks_of_every_cluster_before_the_networks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    docker = FakeDocker()
+    monkeypatch.setattr(dataplane, "run", docker)
+    monkeypatch.setattr(ecs, "run", docker)
+    plane = _plane("http://127.0.0.1:5999", tmp_path)
+    network = plane.network_name("vpc-1")
+    docker.networks[network] = {"Name": network}
+    task = ecs.Task("lc-ecs-api-1", "api", "arn:td/api:1", "10.40.128.9", "running", 0.0)
+    docker.containers[task.container] = {"Names": task.container, "State": "running"}
+    clusters: list[str] = []
+
+    def tasks(self: ecs.Ecs) -> list[ecs.Task]:
+        clusters.append(self.cluster)
+        return [task] if task.container in docker.containers else []
+
+    monkeypatch.setattr(ecs.Ecs, "tasks", tasks)
+    monkeypatch.setattr(plane, "existing_containers", dict)
+    changes = plane.down()
+    assert clusters == [""]  # every cluster of the emulator
+    assert docker.calls.index(["docker", "rm", "-f", task.container]) < docker.calls.index(
+        ["docker", "network", "rm", network]
+    )
+    assert docker.containers == {} and docker.networks == {}
+    assert any(task.container in c for c in changes)
