@@ -19,17 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
-import boto3
 import pytest
 import yaml
 
-from tests.awx.test_awx_config import awx_vars, workflow_order
+from tests.awx.test_awx_config import awx_vars, node_playbook, workflow_order
+from tests.integration.helpers import BIN, ROOT, client
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 PORT = int(os.environ.get("TEST_AWX_LOCALCLOUD_PORT", "5500"))
 ENDPOINT = f"http://127.0.0.1:{PORT}"
-REGION = "eu-west-1"
 # What a job template's extra vars carry. The other stacks on this machine (make up, the integration
 # suite) use 10.40.0.0/16 and the PostgreSQL names resume / resume_admin of the shared local server:
 # this stack keeps out of their way, through extra vars only, as an AWX survey or template would.
@@ -60,13 +57,7 @@ PROJECT_ITEMS = [
 
 
 def _client(service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return client(service, ENDPOINT)
 
 
 def _localcloud(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -222,9 +213,10 @@ def secrets_of_the_stack() -> dict[str, str]:
         if meta["Name"].startswith("resume-local/"):
             value = json.loads(sm.get_secret_value(SecretId=meta["ARN"])["SecretString"])
             found[f"{meta['Name']} password"] = value["password"]
-    for param in _client("ssm").describe_parameters()["Parameters"]:
+    ssm = _client("ssm")
+    for param in ssm.describe_parameters()["Parameters"]:
         if param["Name"].startswith("/resume/local/") and param["Type"] == "SecureString":
-            value = _client("ssm").get_parameter(Name=param["Name"], WithDecryption=True)["Parameter"]["Value"]
+            value = ssm.get_parameter(Name=param["Name"], WithDecryption=True)["Parameter"]["Value"]
             # One line of the key body: long enough to be unique, short enough to survive wrapping.
             body = [line for line in value.splitlines() if line and not line.startswith("-----")]
             found[param["Name"]] = body[0] if body else value
@@ -233,21 +225,26 @@ def secrets_of_the_stack() -> dict[str, str]:
 
 def assert_no_secret_leaked(controller: Controller, jobs: list[Job], secrets: dict[str, str]) -> None:
     assert secrets, "the stack has no secret to look for"
-    leaks = []
     for name, value in secrets.items():
         assert len(value) >= 12, f"{name} is too short to search for"
-        leaks += [f"{name} in the stdout of {job.name}" for job in jobs if value in job.stdout]
-        for pdd in controller.dirs:
-            for path in pdd.artifacts.rglob("*"):
-                if path.is_file() and value in path.read_text(errors="replace"):
-                    leaks.append(f"{name} in {path.relative_to(controller.root)}")
+    leaks = [
+        f"{name} in the stdout of {job.name}" for name, value in secrets.items() for job in jobs if value in job.stdout
+    ]
+    for pdd in controller.dirs:
+        for path in pdd.artifacts.rglob("*"):
+            if path.is_file():
+                text = path.read_text(errors="replace")  # read once, searched for every secret
+                leaks += [
+                    f"{name} in {path.relative_to(controller.root)}" for name, value in secrets.items() if value in text
+                ]
     assert not leaks, leaks
 
 
 def published_outputs() -> dict[str, Any] | None:
+    ssm = _client("ssm")
     try:
-        value = _client("ssm").get_parameter(Name=OUTPUTS_PARAMETER)["Parameter"]["Value"]
-    except _client("ssm").exceptions.ParameterNotFound:
+        value = ssm.get_parameter(Name=OUTPUTS_PARAMETER)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
         return None
     return dict(json.loads(value))
 
@@ -278,9 +275,7 @@ def test_workflow_job_templates_run_in_order_each_in_its_own_job_dir(controller:
     each, each with a private data directory of its own, on the same inventory (provision re-applies
     site.yml's stack). The deploy job sees no file of the provision job: it finds the stack in SSM."""
     data = awx_vars()
-    nodes = {n["identifier"]: n for n in data["awx_workflow"]["nodes"]}
-    templates = {t["name"]: t for t in data["awx_job_templates"]}
-    playbooks = [templates[nodes[i]["unified_job_template"]["name"]]["playbook"] for i in workflow_order(data)]
+    playbooks = [node_playbook(data, i) for i in workflow_order(data)]
     assert playbooks == ["playbooks/provision_and_outputs.yml", "playbooks/configure.yml", "playbooks/deploy.yml"]
     dirs = []
     for step, playbook in enumerate(playbooks):
@@ -309,20 +304,18 @@ def test_a_failed_step_takes_the_failure_path_and_the_workflow_ends_failed(contr
     failure edge, whose job reports and fails, so the workflow job ends failed."""
     data = awx_vars()
     nodes = {n["identifier"]: n for n in data["awx_workflow"]["nodes"]}
-    templates = {t["name"]: t for t in data["awx_job_templates"]}
     first = workflow_order(data)[0]
     vpcs_before = _client("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["resume"]}])["Vpcs"]
     provision = controller.new_job_dir("failing-provision", network_vpc_cidr="10.400.0.0/16")
-    job = provision.run(templates[nodes[first]["unified_job_template"]["name"]]["playbook"], "failing-provision")
+    job = provision.run(node_playbook(data, first), "failing-provision")
     JOBS.append(job)
     assert job.runner.status == "failed" and job.runner.rc != 0, job.stdout[-2000:]
     assert "network_vpc_cidr" in job.stdout
     vpcs_after = _client("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["resume"]}])["Vpcs"]
     assert [v["CidrBlock"] for v in vpcs_after] == [v["CidrBlock"] for v in vpcs_before]  # nothing changed
     (failure_edge,) = nodes[first]["related"]["failure_nodes"]
-    report_node = nodes[failure_edge["identifier"]]
     report = controller.new_job_dir("report-failure").run(
-        templates[report_node["unified_job_template"]["name"]]["playbook"], "report-failure"
+        node_playbook(data, failure_edge["identifier"]), "report-failure"
     )
     JOBS.append(report)
     assert report.runner.status == "failed", report.stdout[-2000:]

@@ -121,6 +121,12 @@ def tags_of(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 
 
+def role_policy(iam: Any, role: str, name: str) -> dict[str, Any]:
+    """The inline policy `name` of IAM role `role`, as a dict (the emulator may return it as JSON text)."""
+    doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return doc if isinstance(doc, dict) else json.loads(doc)
+
+
 def leftovers(endpoint: str, env_name: str = ENV_NAME) -> dict[str, list[str]]:
     """Every resource of the project's environment the emulator still holds, found without the playbooks."""
     prefix = f"{PROJECT}-{env_name}"
@@ -196,13 +202,14 @@ def leftovers(endpoint: str, env_name: str = ENV_NAME) -> dict[str, list[str]]:
         if p["Name"].startswith(f"/{PROJECT}/{env_name}/")
     ]
     ecs = client("ecs", endpoint)
+    cluster_arns = ecs.list_clusters()["clusterArns"]
     found["ecs_clusters"] = (
         [
             c["clusterName"]
-            for c in ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"]
+            for c in ecs.describe_clusters(clusters=cluster_arns)["clusters"]
             if c["clusterName"].startswith(prefix) and c["status"] != "INACTIVE"
         ]
-        if ecs.list_clusters()["clusterArns"]
+        if cluster_arns
         else []
     )
     found["queues"] = [u for u in client("sqs", endpoint).list_queues().get("QueueUrls", []) if f"/{prefix}-" in u]

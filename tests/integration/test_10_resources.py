@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Stack
-from tests.integration.helpers import PROJECT, VPC_CIDR, tags_of
+from tests.integration.helpers import PROJECT, VPC_CIDR, role_policy, tags_of
 
 PREFIX = f"{PROJECT}-local"
 COMMON_TAGS = {"Project": PROJECT, "Environment": "local", "ManagedBy": "ansible"}
@@ -213,19 +213,14 @@ def test_ecs_cluster_runs_on_fargate_and_spot_with_container_insights(stack: Sta
     assert [g.get("retentionInDays") for g in groups] == [30]
 
 
-def _policy(stack: Stack, role: str, name: str) -> dict[str, Any]:
-    doc = stack.cloud.client("iam").get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    return doc if isinstance(doc, dict) else json.loads(doc)
-
-
 def test_task_roles_are_least_privilege_with_exact_arns(stack: Stack) -> None:
-    execution = _policy(stack, f"{PREFIX}-task-execution", "task-execution")
+    execution = role_policy(stack.cloud.client("iam"), f"{PREFIX}-task-execution", "task-execution")
     wildcard = [s["Action"] for s in execution["Statement"] if s["Resource"] == "*"]
     assert wildcard == ["ecr:GetAuthorizationToken"]  # the one ECR action with no resource-level permission
     resources = {s["Sid"]: s["Resource"] for s in execution["Statement"]}
     assert resources["ReadDbSecret"] == stack.outputs["db_secret_arn"]
     assert resources["PullImage"].endswith(f":repository/{PREFIX}/api")
-    task = _policy(stack, f"{PREFIX}-task", "task")
+    task = role_policy(stack.cloud.client("iam"), f"{PREFIX}-task", "task")
     queue_arn = stack.cloud.client("sqs").get_queue_attributes(
         QueueUrl=stack.outputs["queue_url"], AttributeNames=["QueueArn"]
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.integration.conftest import Stack
-from tests.integration.helpers import PROJECT, run_playbook
+from tests.integration.helpers import PROJECT, role_policy, run_playbook
 
 PREFIX = f"{PROJECT}-local"
 PROXY_ON = json.dumps({"database_proxy_enabled": True})
@@ -21,9 +21,7 @@ def test_enabling_the_proxy_registers_the_cluster_behind_it(stack: Stack) -> Non
     assert sorted(proxy["VpcSubnetIds"]) == sorted(stack.outputs["private_subnet_ids"])
     targets = rds.describe_db_proxy_targets(DBProxyName=proxy["DBProxyName"])["Targets"]
     assert [t["RdsResourceId"] for t in targets if t["Type"] == "TRACKED_CLUSTER"] == [PREFIX]
-    policy = stack.cloud.client("iam").get_role_policy(RoleName=f"{PREFIX}-rds-proxy", PolicyName="read-master-secret")
-    document = policy["PolicyDocument"]
-    statements = (document if isinstance(document, dict) else json.loads(document))["Statement"]
+    statements = role_policy(stack.cloud.client("iam"), f"{PREFIX}-rds-proxy", "read-master-secret")["Statement"]
     assert statements[0]["Resource"] == stack.outputs["db_secret_arn"]
 
     again = run_playbook("playbooks/provision.yml", "-e", PROXY_ON, port=stack.cloud.port)

@@ -159,6 +159,14 @@ def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture
+def cluster(aws):
+    """A new, empty ECS cluster of a unique name on the moto server."""
+    name = unique("cluster")
+    aws("ecs").create_cluster(clusterName=name)
+    return name
+
+
 def task_results(callback_output):
     """{task name: localhost result} from the json stdout callback output of a playbook."""
     results = {}

@@ -18,13 +18,6 @@ def network(aws):
     return {"vpc": vpc, "subnets": subnets, "group": group}
 
 
-@pytest.fixture
-def cluster(aws):
-    name = unique("cluster")
-    aws("ecs").create_cluster(clusterName=name)
-    return name
-
-
 def register(aws, family, image="app:1"):
     return aws("ecs").register_task_definition(
         family=family,

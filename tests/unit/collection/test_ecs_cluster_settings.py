@@ -1,14 +1,6 @@
 """resumestack.cloud.ecs_cluster_settings run for real (ansible CLI) against an in-process moto server."""
 
-import pytest
 from conftest import unique
-
-
-@pytest.fixture
-def cluster(aws):
-    name = unique("cluster")
-    aws("ecs").create_cluster(clusterName=name)
-    return name
 
 
 def describe(aws, name):

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 from fastapi.testclient import TestClient
 
 from resume_service.core.config import Settings
 from resume_service.main import create_app
-from tests.conftest import Sqs
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again when the socket closes
+from tests.conftest import Sqs, free_port
 
 
 def test_health_and_ready_ok(client: httpx.Client) -> None:
@@ -26,7 +18,7 @@ def test_health_and_ready_ok(client: httpx.Client) -> None:
 
 
 def test_ready_503_names_database_when_unreachable(app_env: dict[str, str]) -> None:
-    settings = Settings(DB_PORT=closed_port(), READINESS_TIMEOUT=3)
+    settings = Settings(DB_PORT=free_port(), READINESS_TIMEOUT=3)
     with TestClient(create_app(settings, configure_logs=False)) as tc:
         assert tc.get("/health").status_code == 200  # liveness has no dependency
         resp = tc.get("/health/ready")
@@ -43,9 +35,7 @@ def test_ready_503_names_queue_when_missing(app_env: dict[str, str], sqs: Sqs) -
 
 
 def test_ready_503_names_both(app_env: dict[str, str], sqs: Sqs) -> None:
-    settings = Settings(
-        DB_PORT=closed_port(), QUEUE_URL=f"{sqs.endpoint}/123456789012/no-such-queue"
-    )
+    settings = Settings(DB_PORT=free_port(), QUEUE_URL=f"{sqs.endpoint}/123456789012/no-such-queue")
     with TestClient(create_app(settings, configure_logs=False)) as tc:
         resp = tc.get("/health/ready")
     assert resp.status_code == 503

@@ -25,11 +25,8 @@ def test_concurrent_increments_lose_nothing(
 ) -> None:
     rid = client.post("/api/resumes", json=sample_resume()).json()["id"]
     before = client.get(f"/api/resumes/{rid}/views").json()["views"]
-    # Observe real overlap in the database while the requests are in flight.
-    peak_backends = 0
 
     async def fire() -> list[int]:
-        nonlocal peak_backends
         limits = httpx.Limits(max_connections=N, max_keepalive_connections=N)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as ac:
             start = asyncio.Event()
@@ -57,5 +54,4 @@ def test_concurrent_increments_lose_nothing(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'resume_service'"
         " AND datname = current_database()"
     )[0]["n"]
-    peak_backends = max(peak_backends, app_conns)
-    assert peak_backends > 1, "expected more than one pooled connection after a burst"
+    assert app_conns > 1, "expected more than one pooled connection after a burst"
