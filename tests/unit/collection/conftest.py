@@ -22,6 +22,11 @@ COLLECTIONS_PATH = REPO_ROOT / "collections"
 BIN_DIR = Path(sys.executable).parent
 REGION = "eu-west-1"
 
+# ansible_collections is a namespace package: with the repository's collections folder on the path, the collection's
+# module_utils import in-process next to the venv's amazon.aws (test_module_utils.py).
+if str(COLLECTIONS_PATH) not in sys.path:
+    sys.path.append(str(COLLECTIONS_PATH))
+
 
 def _ansible_bin(name):
     path = BIN_DIR / name

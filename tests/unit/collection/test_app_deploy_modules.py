@@ -162,3 +162,55 @@ def test_alb_settings_set_attributes_and_web_acl_once(run_module, aws, network):
     assert attrs["access_logs.s3.bucket"] == "logs"
     assert aws("wafv2").get_web_acl_for_resource(ResourceArn=arn)["WebACL"]["ARN"] == acl
     assert run_module("elb_application_lb_settings", args)["changed"] is False
+
+
+def test_service_of_a_missing_cluster_fails_clearly(run_module, aws, network):
+    args = service_args(unique("nope"), network, register(aws, unique("fam")))
+    result = run_module("ecs_fargate_service", args)
+    assert result.get("failed") is True, result
+    assert result["msg"].startswith("Could not describe ECS service api: "), result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"min_capacity": 3, "max_capacity": 2}, "min_capacity must not be above max_capacity"),
+        ({"policies": [{"name": "cpu", "target_value": 70}]}, "policy cpu needs exactly one of predefined_metric"),
+        ({"policies": [{"target_value": 70}]}, "every policy needs a name and a target_value"),
+    ],
+)
+def test_scaling_bad_input_fails_clearly(run_module, cluster, extra, expected):
+    result = run_module("ecs_service_scaling", {"cluster": cluster, "service": "api", **extra})
+    assert result.get("failed") is True, result
+    assert expected in result["msg"]
+
+
+def test_alb_settings_of_a_missing_load_balancer_fail_clearly(run_module):
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/nope/0123456789abcdef"
+    result = run_module("elb_application_lb_settings", {"load_balancer_arn": arn, "attributes": {"a": "b"}})
+    assert result.get("failed") is True, result
+    assert result["msg"].startswith(f"Could not read the attributes of {arn}: "), result["msg"]
+
+
+def run_task_args(cluster, network, task_definition):
+    return {
+        "cluster": cluster,
+        "task_definition": task_definition,
+        "container": "api",
+        "command": ["python3", "-m", "migrate"],
+        "subnets": network["subnets"],
+        "security_groups": [network["group"]],
+    }
+
+
+def test_run_task_check_mode_starts_nothing(run_module, aws, cluster, network):
+    result = run_module("ecs_run_task", run_task_args(cluster, network, register(aws, unique("fam"))), check=True)
+    assert result["changed"] is True, result
+    assert "task_arn" not in result
+    assert aws("ecs").list_tasks(cluster=cluster)["taskArns"] == []
+
+
+def test_run_task_that_cannot_start_fails_clearly(run_module, cluster, network):
+    result = run_module("ecs_run_task", run_task_args(cluster, network, f"{unique('missing')}:1"))
+    assert result.get("failed") is True, result
+    assert result["msg"].startswith("Could not start the one-off task: "), result["msg"]

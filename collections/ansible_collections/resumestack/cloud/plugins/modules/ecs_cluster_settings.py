@@ -48,91 +48,88 @@ cluster:
   type: dict
 """
 
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from typing import Any
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
-)
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_call, retrying_client
+from ansible_collections.resumestack.cloud.plugins.module_utils.results import Outcome, snake_resource
+from ansible_collections.resumestack.cloud.plugins.module_utils.tags import ensure_ecs_tags
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+Cluster = dict[str, Any]
+Setting = dict[str, str]
 
 
-def describe(client, module, cluster):
-    try:
-        found = client.describe_clusters(clusters=[cluster], include=["SETTINGS", "TAGS"], aws_retry=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not describe ECS cluster {cluster}")
+def describe(client: Any, module: AnsibleAWSModule, cluster: str) -> Cluster:
+    found = aws_call(
+        module,
+        f"Could not describe ECS cluster {cluster}",
+        client.describe_clusters,
+        clusters=[cluster],
+        include=["SETTINGS", "TAGS"],
+    )
     clusters = [c for c in found.get("clusters", []) if c.get("status") != "INACTIVE"]
     if not clusters:
         module.fail_json(msg=f"ECS cluster {cluster} does not exist; create it first")
     return clusters[0]
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            container_insights=dict(type="bool"),
-            tags=dict(type="dict", aliases=["resource_tags"]),
-            purge_tags=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+def planned_settings(settings: list[Setting], insights: bool | None) -> list[Setting]:
+    """The cluster settings once Container Insights is as requested (``None`` leaves it alone)."""
+    if insights is None:
+        return list(settings)
+    wanted = "enabled" if insights else "disabled"
+    current = {s["name"]: s["value"] for s in settings}.get("containerInsights", "disabled")
+    if current == wanted:
+        return list(settings)
+    return [s for s in settings if s["name"] != "containerInsights"] + [{"name": "containerInsights", "value": wanted}]
+
+
+def reconcile_insights(client: Any, module: AnsibleAWSModule, cluster: Cluster) -> tuple[bool, list[Setting]]:
+    settings = cluster.get("settings", [])
+    after = planned_settings(settings, module.params["container_insights"])
+    changed = after != list(settings)
+    if changed and not module.check_mode:
+        # UpdateCluster takes settings too, and the emulator implements it.
+        aws_call(
+            module,
+            "Could not update the cluster settings",
+            client.update_cluster,
+            cluster=cluster["clusterArn"],
+            settings=[s for s in after if s["name"] == "containerInsights"],
+        )
+    return changed, after
+
+
+def main() -> None:
+    argument_spec = {
+        "cluster": {"type": "str", "required": True},
+        "container_insights": {"type": "bool"},
+        "tags": {"type": "dict", "aliases": ["resource_tags"]},
+        "purge_tags": {"type": "bool", "default": True},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    client = retrying_client(module, "ecs")
+    outcome = Outcome(module, diff_always=True)
     cluster = describe(client, module, module.params["cluster"])
     arn = cluster["clusterArn"]
-    changed = False
     before = {
         "settings": cluster.get("settings", []),
         "tags": boto3_tag_list_to_ansible_dict(cluster.get("tags", []), "key", "value"),
     }
-    after = {"settings": list(before["settings"]), "tags": dict(before["tags"])}
 
-    insights = module.params["container_insights"]
-    if insights is not None:
-        wanted = "enabled" if insights else "disabled"
-        current = {s["name"]: s["value"] for s in cluster.get("settings", [])}.get("containerInsights", "disabled")
-        if current != wanted:
-            changed = True
-            after["settings"] = [s for s in after["settings"] if s["name"] != "containerInsights"]
-            after["settings"].append({"name": "containerInsights", "value": wanted})
-            if not module.check_mode:
-                try:
-                    # UpdateCluster takes settings too, and the emulator implements it.
-                    client.update_cluster(
-                        cluster=arn, settings=[{"name": "containerInsights", "value": wanted}], aws_retry=True
-                    )
-                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                    module.fail_json_aws(e, msg="Could not update the cluster settings")
+    insights_changed, settings = reconcile_insights(client, module, cluster)
+    outcome.record(insights_changed)
+    tags_changed, tags = ensure_ecs_tags(client, module, arn, before["tags"], "Could not tag the cluster")
+    outcome.record(tags_changed)
 
-    if module.params["tags"] is not None:
-        to_add, to_remove = compare_aws_tags(before["tags"], module.params["tags"], module.params["purge_tags"])
-        if to_add or to_remove:
-            changed = True
-            after["tags"] = {k: v for k, v in before["tags"].items() if k not in to_remove}
-            after["tags"].update(to_add)
-            if not module.check_mode:
-                try:
-                    if to_remove:
-                        client.untag_resource(resourceArn=arn, tagKeys=to_remove, aws_retry=True)
-                    if to_add:
-                        client.tag_resource(
-                            resourceArn=arn, tags=ansible_dict_to_boto3_tag_list(to_add, "key", "value"), aws_retry=True
-                        )
-                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                    module.fail_json_aws(e, msg="Could not tag the cluster")
-
-    if changed and not module.check_mode:
+    if outcome.changed and not module.check_mode:
         cluster = describe(client, module, arn)
-    result = camel_dict_to_snake_dict(cluster, ignore_list=["tags"])
-    result["tags"] = boto3_tag_list_to_ansible_dict(cluster.get("tags", []), "key", "value")
-    module.exit_json(changed=changed, cluster=result, diff={"before": before, "after": after})
+    outcome.exit(
+        before,
+        {"settings": settings, "tags": tags},
+        cluster=snake_resource(cluster, "tags", "key", "value"),
+    )
 
 
 if __name__ == "__main__":

@@ -124,37 +124,38 @@ task_definition_changed:
   type: bool
 """
 
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from typing import Any, NoReturn
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_call, aws_errors, retrying_client
+from ansible_collections.resumestack.cloud.plugins.module_utils.results import Outcome, snake_resource
+from ansible_collections.resumestack.cloud.plugins.module_utils.tags import ensure_ecs_tags
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+Service = dict[str, Any]
 
 
-def describe(client, module):
-    try:
-        found = client.describe_services(
-            cluster=module.params["cluster"], services=[module.params["name"]], include=["TAGS"], aws_retry=True
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not describe ECS service {module.params['name']}")
+def describe(client: Any, module: AnsibleAWSModule) -> Service | None:
+    found = aws_call(
+        module,
+        f"Could not describe ECS service {module.params['name']}",
+        client.describe_services,
+        cluster=module.params["cluster"],
+        services=[module.params["name"]],
+        include=["TAGS"],
+    )
     services = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
     return services[0] if services else None
 
 
-def same_task_definition(wanted, current):
+def same_task_definition(wanted: str, current: str) -> bool:
     return wanted == current or current.endswith("/" + wanted)
 
 
-def normalized_strategy(items):
+def normalized_strategy(items: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return sorted(
         (
             {
@@ -168,7 +169,7 @@ def normalized_strategy(items):
     )
 
 
-def normalized_lbs(items):
+def normalized_lbs(items: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return sorted(
         (
             {
@@ -182,7 +183,7 @@ def normalized_lbs(items):
     )
 
 
-def wanted_settings(params):
+def wanted_settings(params: dict[str, Any]) -> dict[str, Any]:
     network = {
         "awsvpcConfiguration": {
             "subnets": sorted(params["subnets"]),
@@ -206,7 +207,7 @@ def wanted_settings(params):
     return settings
 
 
-def current_settings(service):
+def current_settings(service: Service) -> dict[str, Any]:
     network = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration")
     deployment = service.get("deploymentConfiguration")
     current = {
@@ -238,142 +239,135 @@ def current_settings(service):
     return current
 
 
-def result_of(service):
-    if not service:
-        return {}
-    result = camel_dict_to_snake_dict(service, ignore_list=["tags"])
-    result["tags"] = boto3_tag_list_to_ansible_dict(service.get("tags", []), "key", "value")
-    return result
+def result_of(service: Service | None) -> dict[str, Any]:
+    return snake_resource(service, "tags", "key", "value")
 
 
-def ensure_absent(client, module, service):
+def api_arguments(wanted: dict[str, Any]) -> dict[str, Any]:
+    """The wanted settings as UpdateService/CreateService arguments (copies: the comparison keeps its own)."""
+    return dict(wanted, capacityProviderStrategy=[dict(i) for i in wanted["capacityProviderStrategy"]])
+
+
+def ensure_absent(client: Any, module: AnsibleAWSModule, service: Service | None, outcome: Outcome) -> NoReturn:
     if service is None:
-        module.exit_json(changed=False, service={}, task_definition_changed=False, diff={"before": {}, "after": {}})
+        outcome.exit({}, {}, service={}, task_definition_changed=False)
+    outcome.record(True)
     if not module.check_mode:
-        try:
-            client.delete_service(
-                cluster=module.params["cluster"], service=module.params["name"], force=True, aws_retry=True
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg="Could not delete the service")
-    module.exit_json(
-        changed=True, service={}, task_definition_changed=False, diff={"before": result_of(service), "after": {}}
-    )
+        aws_call(
+            module,
+            "Could not delete the service",
+            client.delete_service,
+            cluster=module.params["cluster"],
+            service=module.params["name"],
+            force=True,
+        )
+    outcome.exit(result_of(service), {}, service={}, task_definition_changed=False)
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            task_definition=dict(type="str"),
-            desired_count=dict(type="int", default=1),
-            preserve_desired_count=dict(type="bool", default=True),
-            subnets=dict(type="list", elements="str", default=[]),
-            security_groups=dict(type="list", elements="str", default=[]),
-            assign_public_ip=dict(type="bool", default=False),
-            load_balancers=dict(type="list", elements="dict", default=[]),
-            capacity_provider_strategy=dict(type="list", elements="dict", default=[]),
-            circuit_breaker=dict(type="bool", default=True),
-            minimum_healthy_percent=dict(type="int", default=100),
-            maximum_percent=dict(type="int", default=200),
-            health_check_grace_period_seconds=dict(type="int"),
-            propagate_tags=dict(type="str", choices=["NONE", "SERVICE", "TASK_DEFINITION"], default="SERVICE"),
-            tags=dict(type="dict", aliases=["resource_tags"]),
-            purge_tags=dict(type="bool", default=True),
-        ),
-        required_if=[("state", "present", ["task_definition", "subnets"])],
-        supports_check_mode=True,
-    )
+def create(client: Any, module: AnsibleAWSModule, wanted: dict[str, Any], outcome: Outcome) -> NoReturn:
     params = module.params
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    service = describe(client, module)
-    if params["state"] == "absent":
-        ensure_absent(client, module, service)
+    after = dict(wanted, taskDefinition=params["task_definition"], desiredCount=params["desired_count"])
+    outcome.record(True)
+    if module.check_mode:
+        outcome.exit({}, after, service={}, task_definition_changed=True)
+    create_args = dict(
+        api_arguments(wanted),
+        cluster=params["cluster"],
+        serviceName=params["name"],
+        taskDefinition=params["task_definition"],
+        desiredCount=params["desired_count"],
+        propagateTags=params["propagate_tags"],
+        schedulingStrategy="REPLICA",
+    )
+    if params["tags"]:
+        create_args["tags"] = ansible_dict_to_boto3_tag_list(params["tags"], "key", "value")
+    if not create_args["loadBalancers"]:
+        create_args.pop("loadBalancers")
+    with aws_errors(module, f"Could not create ECS service {params['name']}"):
+        created = client.create_service(aws_retry=True, **create_args)["service"]
+        # The emulator drops some settings on create: set what the answer lacks once more.
+        missing = {k: v for k, v in wanted.items() if current_settings(created).get(k) != v and k != "loadBalancers"}
+        if missing:
+            client.update_service(cluster=params["cluster"], service=params["name"], aws_retry=True, **missing)
+    outcome.exit({}, after, service=result_of(describe(client, module)), task_definition_changed=True)
 
-    wanted = wanted_settings(params)
-    api_args = dict(wanted)
-    api_args["capacityProviderStrategy"] = [dict(i) for i in wanted["capacityProviderStrategy"]]
-    if service is None:
-        after = dict(wanted, taskDefinition=params["task_definition"], desiredCount=params["desired_count"])
-        if module.check_mode:
-            module.exit_json(
-                changed=True, service={}, task_definition_changed=True, diff={"before": {}, "after": after}
-            )
-        create_args = dict(
-            api_args,
-            cluster=params["cluster"],
-            serviceName=params["name"],
-            taskDefinition=params["task_definition"],
-            desiredCount=params["desired_count"],
-            propagateTags=params["propagate_tags"],
-            schedulingStrategy="REPLICA",
-        )
-        if params["tags"]:
-            create_args["tags"] = ansible_dict_to_boto3_tag_list(params["tags"], "key", "value")
-        if not create_args["loadBalancers"]:
-            create_args.pop("loadBalancers")
-        try:
-            created = client.create_service(aws_retry=True, **create_args)["service"]
-            # The emulator drops some settings on create: set what the answer lacks once more.
-            missing = {
-                k: v for k, v in wanted.items() if current_settings(created).get(k) != v and k != "loadBalancers"
-            }
-            if missing:
-                client.update_service(cluster=params["cluster"], service=params["name"], aws_retry=True, **missing)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not create ECS service {params['name']}")
-        module.exit_json(
-            changed=True,
-            service=result_of(describe(client, module)),
-            task_definition_changed=True,
-            diff={"before": {}, "after": after},
-        )
 
+def planned_update(params: dict[str, Any], service: Service, wanted: dict[str, Any]) -> dict[str, Any]:
+    """The UpdateService arguments that bring the running service to the wanted settings."""
     current = current_settings(service)
+    api_args = api_arguments(wanted)
     update = {}
     for key, value in wanted.items():
         if key == "healthCheckGracePeriodSeconds" and key not in current:
             continue  # not returned: nothing to compare with
         if current.get(key) != value:
             update[key] = api_args[key]
-    td_changed = not same_task_definition(params["task_definition"], service["taskDefinition"])
-    if td_changed:
+    if not same_task_definition(params["task_definition"], service["taskDefinition"]):
         update["taskDefinition"] = params["task_definition"]
     if not params["preserve_desired_count"] and service["desiredCount"] != params["desired_count"]:
         update["desiredCount"] = params["desired_count"]
-    tags_to_add, tags_to_remove = {}, []
-    if params["tags"] is not None:
-        tags_to_add, tags_to_remove = compare_aws_tags(
-            boto3_tag_list_to_ansible_dict(service.get("tags", []), "key", "value"),
-            params["tags"],
-            params["purge_tags"],
-        )
-    changed = bool(update or tags_to_add or tags_to_remove)
-    before = dict(current, taskDefinition=service["taskDefinition"], desiredCount=service["desiredCount"])
-    after = dict(before, **{k: v for k, v in update.items()})
-    if changed and not module.check_mode:
-        try:
-            if update:
-                client.update_service(cluster=params["cluster"], service=params["name"], aws_retry=True, **update)
-            if tags_to_remove:
-                client.untag_resource(resourceArn=service["serviceArn"], tagKeys=tags_to_remove, aws_retry=True)
-            if tags_to_add:
-                client.tag_resource(
-                    resourceArn=service["serviceArn"],
-                    tags=ansible_dict_to_boto3_tag_list(tags_to_add, "key", "value"),
-                    aws_retry=True,
-                )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not update ECS service {params['name']}")
-        service = describe(client, module)
-    module.exit_json(
-        changed=changed,
-        service=result_of(service),
-        task_definition_changed=td_changed,
-        diff={"before": before, "after": after},
+    return update
+
+
+def ensure_updated(
+    client: Any, module: AnsibleAWSModule, service: Service, wanted: dict[str, Any], outcome: Outcome
+) -> NoReturn:
+    params = module.params
+    msg = f"Could not update ECS service {params['name']}"
+    update = planned_update(params, service, wanted)
+    before = dict(
+        current_settings(service), taskDefinition=service["taskDefinition"], desiredCount=service["desiredCount"]
     )
+    if outcome.record(bool(update)) and not module.check_mode:
+        aws_call(module, msg, client.update_service, cluster=params["cluster"], service=params["name"], **update)
+    tags = boto3_tag_list_to_ansible_dict(service.get("tags", []), "key", "value")
+    outcome.record(ensure_ecs_tags(client, module, service["serviceArn"], tags, msg)[0])
+    if outcome.changed and not module.check_mode:
+        service = describe(client, module)
+    outcome.exit(
+        before,
+        dict(before, **update),
+        service=result_of(service),
+        task_definition_changed="taskDefinition" in update,
+    )
+
+
+def main() -> None:
+    argument_spec = {
+        "cluster": {"type": "str", "required": True},
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "task_definition": {"type": "str"},
+        "desired_count": {"type": "int", "default": 1},
+        "preserve_desired_count": {"type": "bool", "default": True},
+        "subnets": {"type": "list", "elements": "str", "default": []},
+        "security_groups": {"type": "list", "elements": "str", "default": []},
+        "assign_public_ip": {"type": "bool", "default": False},
+        "load_balancers": {"type": "list", "elements": "dict", "default": []},
+        "capacity_provider_strategy": {"type": "list", "elements": "dict", "default": []},
+        "circuit_breaker": {"type": "bool", "default": True},
+        "minimum_healthy_percent": {"type": "int", "default": 100},
+        "maximum_percent": {"type": "int", "default": 200},
+        "health_check_grace_period_seconds": {"type": "int"},
+        "propagate_tags": {"type": "str", "choices": ["NONE", "SERVICE", "TASK_DEFINITION"], "default": "SERVICE"},
+        "tags": {"type": "dict", "aliases": ["resource_tags"]},
+        "purge_tags": {"type": "bool", "default": True},
+    }
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        required_if=[("state", "present", ["task_definition", "subnets"])],
+        supports_check_mode=True,
+    )
+    client = retrying_client(module, "ecs")
+    # diff is returned outside diff mode too, as it has been since the module's first release.
+    outcome = Outcome(module, diff_always=True)
+    service = describe(client, module)
+    if module.params["state"] == "absent":
+        ensure_absent(client, module, service, outcome)
+    wanted = wanted_settings(module.params)
+    if service is None:
+        create(client, module, wanted, outcome)
+    ensure_updated(client, module, service, wanted, outcome)
 
 
 if __name__ == "__main__":

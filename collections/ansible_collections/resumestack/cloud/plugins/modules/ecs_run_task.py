@@ -53,6 +53,11 @@ options:
     description: Seconds to wait for the task to stop.
     type: int
     default: 600
+  poll_interval:
+    description: Seconds between two looks at the task.
+    type: int
+    default: 6
+    version_added: 1.1.0
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -82,69 +87,83 @@ exit_code:
 """
 
 import time
+import uuid
+from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_call, retrying_client
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+Task = dict[str, Any]
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            task_definition=dict(type="str", required=True),
-            container=dict(type="str", required=True),
-            command=dict(type="list", elements="str", required=True),
-            subnets=dict(type="list", elements="str", required=True),
-            security_groups=dict(type="list", elements="str", default=[]),
-            capacity_provider=dict(type="str", default="FARGATE"),
-            wait_timeout=dict(type="int", default=600),
-        ),
-        supports_check_mode=True,
-    )
+def start_task(client: Any, module: AnsibleAWSModule) -> Task:
     params = module.params
-    if module.check_mode:
-        module.exit_json(changed=True)
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        started = client.run_task(
-            cluster=params["cluster"],
-            taskDefinition=params["task_definition"],
-            count=1,
-            capacityProviderStrategy=[{"capacityProvider": params["capacity_provider"], "weight": 1}],
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": params["subnets"],
-                    "securityGroups": params["security_groups"],
-                    "assignPublicIp": "DISABLED",
-                }
-            },
-            overrides={"containerOverrides": [{"name": params["container"], "command": params["command"]}]},
-            startedBy="ansible-one-off",
-            aws_retry=True,
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not start the one-off task")
+    # One token for every retry of this call: ECS starts the task once (botocore would make a new
+    # token per attempt, and a retried RunTask could start a second migration).
+    token = str(uuid.uuid4())
+    started = aws_call(
+        module,
+        "Could not start the one-off task",
+        client.run_task,
+        cluster=params["cluster"],
+        taskDefinition=params["task_definition"],
+        count=1,
+        capacityProviderStrategy=[{"capacityProvider": params["capacity_provider"], "weight": 1}],
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": params["subnets"],
+                "securityGroups": params["security_groups"],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        overrides={"containerOverrides": [{"name": params["container"], "command": params["command"]}]},
+        startedBy="ansible-one-off",
+        clientToken=token,
+    )
     if started.get("failures") or not started.get("tasks"):
         module.fail_json(msg=f"ECS did not start the one-off task: {started.get('failures')}")
-    task_arn = started["tasks"][0]["taskArn"]
-    deadline = time.monotonic() + params["wait_timeout"]
-    task = started["tasks"][0]
+    return started["tasks"][0]
+
+
+def wait_stopped(client: Any, module: AnsibleAWSModule, task: Task) -> Task:
+    task_arn = task["taskArn"]
+    timeout = module.params["wait_timeout"]
+    deadline = time.monotonic() + timeout
     while task.get("lastStatus") != "STOPPED":
         if time.monotonic() > deadline:
-            module.fail_json(
-                msg=f"one-off task {task_arn} did not stop within {params['wait_timeout']}s", task_arn=task_arn
-            )
-        time.sleep(6)
-        try:
-            task = client.describe_tasks(cluster=params["cluster"], tasks=[task_arn], aws_retry=True)["tasks"][0]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not describe the one-off task {task_arn}")
-    container = next((c for c in task.get("containers", []) if c["name"] == params["container"]), {})
+            module.fail_json(msg=f"one-off task {task_arn} did not stop within {timeout}s", task_arn=task_arn)
+        time.sleep(module.params["poll_interval"])
+        found = aws_call(
+            module,
+            f"Could not describe the one-off task {task_arn}",
+            client.describe_tasks,
+            cluster=module.params["cluster"],
+            tasks=[task_arn],
+        )
+        # Right after RunTask, DescribeTasks may not know the task yet (a MISSING failure): look again.
+        task = found["tasks"][0] if found.get("tasks") else task
+    return task
+
+
+def main() -> None:
+    argument_spec = {
+        "cluster": {"type": "str", "required": True},
+        "task_definition": {"type": "str", "required": True},
+        "container": {"type": "str", "required": True},
+        "command": {"type": "list", "elements": "str", "required": True},
+        "subnets": {"type": "list", "elements": "str", "required": True},
+        "security_groups": {"type": "list", "elements": "str", "default": []},
+        "capacity_provider": {"type": "str", "default": "FARGATE"},
+        "wait_timeout": {"type": "int", "default": 600},
+        "poll_interval": {"type": "int", "default": 6},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    if module.check_mode:
+        module.exit_json(changed=True)
+    client = retrying_client(module, "ecs")
+    task = wait_stopped(client, module, start_task(client, module))
+    task_arn = task["taskArn"]
+    container = next((c for c in task.get("containers", []) if c["name"] == module.params["container"]), {})
     exit_code = container.get("exitCode")
     if exit_code != 0:
         module.fail_json(

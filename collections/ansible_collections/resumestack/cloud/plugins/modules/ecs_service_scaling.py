@@ -82,19 +82,31 @@ policies:
   type: list
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from typing import Any
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_errors, retrying_client
+from ansible_collections.resumestack.cloud.plugins.module_utils.results import Outcome
 
 NAMESPACE = "ecs"
 DIMENSION = "ecs:service:DesiredCount"
 
+Config = dict[str, Any]
+Action = tuple[str, Any]  # (verb, argument), applied in order
 
-def policy_config(policy):
+
+def validate(module: AnsibleAWSModule) -> None:
+    params = module.params
+    for policy in params["policies"]:
+        if not policy.get("name") or "target_value" not in policy:
+            module.fail_json(msg=f"every policy needs a name and a target_value: {policy}")
+        if bool(policy.get("predefined_metric")) == bool(policy.get("customized_metric")):
+            module.fail_json(msg=f"policy {policy['name']} needs exactly one of predefined_metric, customized_metric")
+    if params["min_capacity"] > params["max_capacity"]:
+        module.fail_json(msg="min_capacity must not be above max_capacity")
+
+
+def policy_config(policy: dict[str, Any]) -> Config:
     config = {
         "TargetValue": float(policy["target_value"]),
         "ScaleInCooldown": int(policy.get("scale_in_cooldown", 60)),
@@ -108,7 +120,7 @@ def policy_config(policy):
     return config
 
 
-def current_config(found):
+def current_config(found: dict[str, Any]) -> Config:
     config = dict(found.get("TargetTrackingScalingPolicyConfiguration", {}))
     config.setdefault("DisableScaleIn", False)
     if "TargetValue" in config:
@@ -116,90 +128,82 @@ def current_config(found):
     return config
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            min_capacity=dict(type="int", default=1),
-            max_capacity=dict(type="int", default=1),
-            policies=dict(type="list", elements="dict", default=[]),
-            purge_policies=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    for policy in params["policies"]:
-        if not policy.get("name") or "target_value" not in policy:
-            module.fail_json(msg=f"every policy needs a name and a target_value: {policy}")
-        if bool(policy.get("predefined_metric")) == bool(policy.get("customized_metric")):
-            module.fail_json(msg=f"policy {policy['name']} needs exactly one of predefined_metric, customized_metric")
-    if params["min_capacity"] > params["max_capacity"]:
-        module.fail_json(msg="min_capacity must not be above max_capacity")
-    client = module.client("application-autoscaling", retry_decorator=AWSRetry.jittered_backoff())
-    resource_id = f"service/{params['cluster']}/{params['service']}"
-    ident = {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id, "ScalableDimension": DIMENSION}
-    try:
+def describe(client: Any, module: AnsibleAWSModule, resource_id: str) -> dict[str, Any]:
+    """The scalable target's capacity (``None`` when not registered) and its policies by name."""
+    with aws_errors(module, f"Could not read the scaling of {resource_id}"):
         targets = client.describe_scalable_targets(
             ServiceNamespace=NAMESPACE, ResourceIds=[resource_id], ScalableDimension=DIMENSION, aws_retry=True
         )["ScalableTargets"]
         found = client.describe_scaling_policies(
             ServiceNamespace=NAMESPACE, ResourceId=resource_id, ScalableDimension=DIMENSION, aws_retry=True
         )["ScalingPolicies"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the scaling of {resource_id}")
-    policies = {p["PolicyName"]: current_config(p) for p in found}
-    before = {"target": None, "policies": policies}
+    target = None
     if targets:
-        before["target"] = {"min_capacity": targets[0]["MinCapacity"], "max_capacity": targets[0]["MaxCapacity"]}
+        target = {"min_capacity": targets[0]["MinCapacity"], "max_capacity": targets[0]["MaxCapacity"]}
+    return {"target": target, "policies": {p["PolicyName"]: current_config(p) for p in found}}
 
-    actions = []
+
+def plan(params: dict[str, Any], before: dict[str, Any]) -> tuple[list[Action], dict[str, Any]]:
+    """The calls that bring the scaling to the requested state, and that state as diff mode shows it."""
+    policies = before["policies"]
     if params["state"] == "absent":
-        actions += [("delete_policy", name) for name in policies]
-        if targets:
+        actions: list[Action] = [("delete_policy", name) for name in policies]
+        if before["target"]:
             actions.append(("deregister", None))
-        after = {"target": None, "policies": {}}
-    else:
-        wanted_target = {"min_capacity": params["min_capacity"], "max_capacity": params["max_capacity"]}
-        if before["target"] != wanted_target:
-            actions.append(("register", wanted_target))
-        wanted = {p["name"]: policy_config(p) for p in params["policies"]}
-        actions += [("put_policy", name) for name, config in wanted.items() if policies.get(name) != config]
-        stale = [name for name in policies if name not in wanted] if params["purge_policies"] else []
-        actions += [("delete_policy", name) for name in stale]
-        after = {
-            "target": wanted_target,
-            "policies": {**{k: v for k, v in policies.items() if k not in stale}, **wanted},
-        }
+        return actions, {"target": None, "policies": {}}
+    wanted_target = {"min_capacity": params["min_capacity"], "max_capacity": params["max_capacity"]}
+    actions = [("register", wanted_target)] if before["target"] != wanted_target else []
+    wanted = {p["name"]: policy_config(p) for p in params["policies"]}
+    actions += [("put_policy", (name, config)) for name, config in wanted.items() if policies.get(name) != config]
+    stale = [name for name in policies if name not in wanted] if params["purge_policies"] else []
+    actions += [("delete_policy", name) for name in stale]
+    kept = {k: v for k, v in policies.items() if k not in stale}
+    return actions, {"target": wanted_target, "policies": {**kept, **wanted}}
 
-    if actions and not module.check_mode:
-        try:
-            for action, arg in actions:
-                if action == "register":
-                    client.register_scalable_target(
-                        MinCapacity=arg["min_capacity"], MaxCapacity=arg["max_capacity"], aws_retry=True, **ident
-                    )
-                elif action == "put_policy":
-                    client.put_scaling_policy(
-                        PolicyName=arg,
-                        PolicyType="TargetTrackingScaling",
-                        TargetTrackingScalingPolicyConfiguration=wanted[arg],
-                        aws_retry=True,
-                        **ident,
-                    )
-                elif action == "delete_policy":
-                    client.delete_scaling_policy(PolicyName=arg, aws_retry=True, **ident)
-                else:
-                    client.deregister_scalable_target(aws_retry=True, **ident)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not change the scaling of {resource_id}")
-    module.exit_json(
-        changed=bool(actions),
-        resource_id=resource_id,
-        policies=sorted(after["policies"]),
-        diff={"before": before, "after": after},
-    )
+
+def apply(client: Any, module: AnsibleAWSModule, resource_id: str, actions: list[Action]) -> None:
+    ident = {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id, "ScalableDimension": DIMENSION}
+    with aws_errors(module, f"Could not change the scaling of {resource_id}"):
+        for verb, arg in actions:
+            if verb == "register":
+                client.register_scalable_target(
+                    MinCapacity=arg["min_capacity"], MaxCapacity=arg["max_capacity"], aws_retry=True, **ident
+                )
+            elif verb == "put_policy":
+                name, config = arg
+                client.put_scaling_policy(
+                    PolicyName=name,
+                    PolicyType="TargetTrackingScaling",
+                    TargetTrackingScalingPolicyConfiguration=config,
+                    aws_retry=True,
+                    **ident,
+                )
+            elif verb == "delete_policy":
+                client.delete_scaling_policy(PolicyName=arg, aws_retry=True, **ident)
+            else:
+                client.deregister_scalable_target(aws_retry=True, **ident)
+
+
+def main() -> None:
+    argument_spec = {
+        "cluster": {"type": "str", "required": True},
+        "service": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "min_capacity": {"type": "int", "default": 1},
+        "max_capacity": {"type": "int", "default": 1},
+        "policies": {"type": "list", "elements": "dict", "default": []},
+        "purge_policies": {"type": "bool", "default": True},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    validate(module)
+    client = retrying_client(module, "application-autoscaling")
+    resource_id = f"service/{module.params['cluster']}/{module.params['service']}"
+    before = describe(client, module, resource_id)
+    actions, after = plan(module.params, before)
+    outcome = Outcome(module, diff_always=True)
+    if outcome.record(bool(actions)) and not module.check_mode:
+        apply(client, module, resource_id, actions)
+    outcome.exit(before, after, resource_id=resource_id, policies=sorted(after["policies"]))
 
 
 if __name__ == "__main__":

@@ -60,74 +60,76 @@ web_acl_arn:
   type: str
 """
 
+from typing import Any
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_call, retrying_client
+from ansible_collections.resumestack.cloud.plugins.module_utils.results import Outcome
 
 
-def as_api_string(value):
+def as_api_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            load_balancer_arn=dict(type="str", required=True),
-            attributes=dict(type="dict", default={}),
-            web_acl_arn=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    arn = module.params["load_balancer_arn"]
+def reconcile_attributes(module: AnsibleAWSModule, arn: str) -> tuple[bool, dict[str, str | None], dict[str, str]]:
+    """Sets the attributes named in the options; returns (changed, their values before, after)."""
     wanted = {k: as_api_string(v) for k, v in module.params["attributes"].items()}
-    elb = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        found = elb.describe_load_balancer_attributes(LoadBalancerArn=arn, aws_retry=True)["Attributes"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the attributes of {arn}")
+    elb = retrying_client(module, "elbv2")
+    found = aws_call(
+        module,
+        f"Could not read the attributes of {arn}",
+        elb.describe_load_balancer_attributes,
+        LoadBalancerArn=arn,
+    )["Attributes"]
     current = {a["Key"]: a["Value"] for a in found}
-    before = {"attributes": {k: current.get(k) for k in wanted}}
     to_set = {k: v for k, v in wanted.items() if current.get(k) != v}
-    changed = bool(to_set)
     if to_set and not module.check_mode:
-        try:
-            elb.modify_load_balancer_attributes(
-                LoadBalancerArn=arn,
-                Attributes=[{"Key": k, "Value": v} for k, v in sorted(to_set.items())],
-                aws_retry=True,
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not set the attributes of {arn}")
-    after = {"attributes": dict(wanted)}
+        aws_call(
+            module,
+            f"Could not set the attributes of {arn}",
+            elb.modify_load_balancer_attributes,
+            LoadBalancerArn=arn,
+            Attributes=[{"Key": k, "Value": v} for k, v in sorted(to_set.items())],
+        )
+    return bool(to_set), {k: current.get(k) for k in wanted}, wanted
 
-    acl_after = ""
-    if module.params["web_acl_arn"] is not None:
-        waf = module.client("wafv2", retry_decorator=AWSRetry.jittered_backoff())
-        try:
-            acl_before = waf.get_web_acl_for_resource(ResourceArn=arn, aws_retry=True).get("WebACL", {}).get("ARN", "")
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not read the web ACL of {arn}")
-        acl_after = module.params["web_acl_arn"]
-        before["web_acl_arn"], after["web_acl_arn"] = acl_before, acl_after
-        if acl_before != acl_after:
-            changed = True
-            if not module.check_mode:
-                try:
-                    if acl_after:
-                        waf.associate_web_acl(WebACLArn=acl_after, ResourceArn=arn, aws_retry=True)
-                    else:
-                        waf.disassociate_web_acl(ResourceArn=arn, aws_retry=True)
-                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                    module.fail_json_aws(e, msg=f"Could not change the web ACL of {arn}")
-    module.exit_json(
-        changed=changed, attributes=after["attributes"], web_acl_arn=acl_after, diff={"before": before, "after": after}
-    )
+
+def reconcile_web_acl(module: AnsibleAWSModule, arn: str, wanted: str) -> tuple[bool, str]:
+    """Associates the web ACL (``""``: none); returns (changed, the ACL before)."""
+    waf = retrying_client(module, "wafv2")
+    found = aws_call(module, f"Could not read the web ACL of {arn}", waf.get_web_acl_for_resource, ResourceArn=arn)
+    current = found.get("WebACL", {}).get("ARN", "")
+    if current != wanted and not module.check_mode:
+        msg = f"Could not change the web ACL of {arn}"
+        if wanted:
+            aws_call(module, msg, waf.associate_web_acl, WebACLArn=wanted, ResourceArn=arn)
+        else:
+            aws_call(module, msg, waf.disassociate_web_acl, ResourceArn=arn)
+    return current != wanted, current
+
+
+def main() -> None:
+    argument_spec = {
+        "load_balancer_arn": {"type": "str", "required": True},
+        "attributes": {"type": "dict", "default": {}},
+        "web_acl_arn": {"type": "str"},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    arn = module.params["load_balancer_arn"]
+    outcome = Outcome(module, diff_always=True)
+    attributes_changed, attributes_before, attributes = reconcile_attributes(module, arn)
+    outcome.record(attributes_changed)
+    before: dict[str, Any] = {"attributes": attributes_before}
+    after: dict[str, Any] = {"attributes": attributes}
+
+    web_acl_arn = module.params["web_acl_arn"]
+    if web_acl_arn is not None:
+        acl_changed, before["web_acl_arn"] = reconcile_web_acl(module, arn, web_acl_arn)
+        outcome.record(acl_changed)
+        after["web_acl_arn"] = web_acl_arn
+    outcome.exit(before, after, attributes=attributes, web_acl_arn=web_acl_arn or "")
 
 
 if __name__ == "__main__":

@@ -51,35 +51,47 @@ key_state:
   type: str
 """
 
+from typing import Any
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_call, aws_errors, retrying_client
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            key=dict(type="str", required=True, no_log=False), pending_window=dict(type="int", default=30)
-        ),
-        supports_check_mode=True,
+def describe_key(client: Any, module: AnsibleAWSModule, key: str) -> dict[str, Any] | None:
+    found = aws_call(
+        module,
+        f"Could not describe KMS key {key}",
+        client.describe_key,
+        KeyId=key,
+        ignore_codes=("NotFoundException",),
     )
+    return found["KeyMetadata"] if found else None
+
+
+def schedule_deletion(client: Any, module: AnsibleAWSModule, key_id: str, pending: bool, alias: str | None) -> None:
+    with aws_errors(module, f"Could not schedule the deletion of KMS key {key_id}"):
+        if not pending:
+            client.schedule_key_deletion(
+                KeyId=key_id, PendingWindowInDays=module.params["pending_window"], aws_retry=True
+            )
+        if alias is not None:
+            client.delete_alias(AliasName=alias, aws_retry=True)
+
+
+def main() -> None:
+    argument_spec = {
+        "key": {"type": "str", "required": True, "no_log": False},
+        "pending_window": {"type": "int", "default": 30},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     window = module.params["pending_window"]
     if not 7 <= window <= 30:
         module.fail_json(msg=f"pending_window must be between 7 and 30 days, got {window}")
-    client = module.client("kms", retry_decorator=AWSRetry.jittered_backoff())
+    client = retrying_client(module, "kms")
     key = module.params["key"]
-    try:
-        meta = client.describe_key(KeyId=key, aws_retry=True)["KeyMetadata"]
-    except botocore.exceptions.ClientError as e:
-        if e.response["Error"]["Code"] == "NotFoundException":
-            module.exit_json(changed=False)
-        module.fail_json_aws(e, msg=f"Could not describe KMS key {key}")
-    except botocore.exceptions.BotoCoreError as e:
-        module.fail_json_aws(e, msg=f"Could not describe KMS key {key}")
+    meta = describe_key(client, module, key)
+    if meta is None:
+        module.exit_json(changed=False)
 
     key_id = meta["KeyId"]
     pending = meta["KeyState"] == "PendingDeletion"
@@ -87,15 +99,8 @@ def main():
     alias = key if key.startswith("alias/") else None
     if pending and alias is None:
         module.exit_json(changed=False, key_id=key_id, key_state=meta["KeyState"])
-    if module.check_mode:
-        module.exit_json(changed=True, key_id=key_id, key_state="PendingDeletion")
-    try:
-        if not pending:
-            client.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=window, aws_retry=True)
-        if alias is not None:
-            client.delete_alias(AliasName=alias, aws_retry=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not schedule the deletion of KMS key {key_id}")
+    if not module.check_mode:
+        schedule_deletion(client, module, key_id, pending, alias)
     module.exit_json(changed=True, key_id=key_id, key_state="PendingDeletion")
 
 

@@ -236,9 +236,10 @@ db_proxy:
 """
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 try:
-    import botocore
     import botocore.parsers
 except ImportError:
     pass  # handled by AnsibleAWSModule
@@ -246,12 +247,21 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import (
+    aws_call,
+    aws_errors,
+    aws_paginate,
+    retrying_client,
 )
+from ansible_collections.resumestack.cloud.plugins.module_utils.results import Outcome, snake_resource
+from ansible_collections.resumestack.cloud.plugins.module_utils.tags import (
+    ensure_rds_resource_tags,
+    rds_resource_tags,
+)
+
+Proxy = dict[str, Any]
+Target = tuple[str, str]  # (target type, identifier)
 
 # A server that does not implement an operation (moto answers with an HTML 500 page) surfaces as a
 # ResponseParserError or as a ClientError with one of these codes.
@@ -266,48 +276,70 @@ AUTH_FIELDS = (
     ("description", "Description"),
 )
 
+IMMUTABLE = (
+    # (API key, module option): AWS cannot change these, and recreating the proxy would change its endpoint.
+    ("EngineFamily", "engine_family"),
+    ("VpcSubnetIds", "vpc_subnet_ids"),
+)
 
-@AWSRetry.jittered_backoff()
-def _describe_targets_paginated(client, **kwargs):
-    return client.get_paginator("describe_db_proxy_targets").paginate(**kwargs).build_full_result()
+MUTABLE = (
+    # (API key in DescribeDBProxies, module option, ModifyDBProxy argument). Auth is compared on its own (per secret).
+    ("RoleArn", "role_arn", "RoleArn"),
+    ("VpcSecurityGroupIds", "vpc_security_group_ids", "SecurityGroups"),
+    ("RequireTLS", "require_tls", "RequireTLS"),
+    ("IdleClientTimeout", "idle_client_timeout", "IdleClientTimeout"),
+    ("DebugLogging", "debug_logging", "DebugLogging"),
+)
+MODIFY_ARGUMENT = {api: argument for api, _, argument in MUTABLE}
+
+# What diff mode shows of a proxy: everything the module manages.
+VIEW_KEYS = tuple(api for api, _ in IMMUTABLE) + ("Auth",) + tuple(api for api, _, _ in MUTABLE)
+
+
+def differs(current: Any, wanted: Any) -> bool:
+    """Whether a requested setting differs; lists (subnets, security groups) are sets to AWS."""
+    if isinstance(wanted, list):
+        return set(wanted) != set(current or [])
+    return wanted != current
+
+
+def shown(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list) else value
 
 
 class ProxyManager:
-    def __init__(self, module):
+    def __init__(self, module: AnsibleAWSModule) -> None:
         self.module = module
         self.params = module.params
-        self.name = module.params["name"]
-        self.client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
-        self.changed = False
+        self.name: str = module.params["name"]
+        self.client = retrying_client(module, "rds")
+        self.outcome = Outcome(module)
 
     # ---------------------------------------------------------------- reads
-    def describe(self):
-        try:
-            proxies = self.client.describe_db_proxies(aws_retry=True, DBProxyName=self.name)["DBProxies"]
-        except is_boto3_error_code("DBProxyNotFoundFault"):
-            return None
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg=f"Failed to describe DB proxy {self.name}")
+    def describe(self) -> Proxy | None:
+        found = aws_call(
+            self.module,
+            f"Failed to describe DB proxy {self.name}",
+            self.client.describe_db_proxies,
+            DBProxyName=self.name,
+            ignore_codes=("DBProxyNotFoundFault",),
+        )
+        proxies = (found or {}).get("DBProxies", [])
         return proxies[0] if proxies else None
 
-    def list_tags(self, arn):
-        try:
-            tag_list = self.client.list_tags_for_resource(aws_retry=True, ResourceName=arn)["TagList"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            self.module.fail_json_aws(e, msg=f"Failed to list tags of DB proxy {self.name}")
-        return boto3_tag_list_to_ansible_dict(tag_list)
-
-    def describe_targets(self):
-        try:
-            result = _describe_targets_paginated(self.client, DBProxyName=self.name, TargetGroupName="default")
-        except is_boto3_error_code(("DBProxyNotFoundFault", "DBProxyTargetGroupNotFoundFault")):
-            return []
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg=f"Failed to describe targets of DB proxy {self.name}")
+    def describe_targets(self) -> list[dict[str, Any]]:
+        result = aws_paginate(
+            self.module,
+            f"Failed to describe targets of DB proxy {self.name}",
+            self.client,
+            "describe_db_proxy_targets",
+            DBProxyName=self.name,
+            TargetGroupName="default",
+            ignore_codes=("DBProxyNotFoundFault", "DBProxyTargetGroupNotFoundFault"),
+        )
         return result.get("Targets", [])
 
-    # ---------------------------------------------------------------- helpers
-    def wait_for(self, predicate, what):
+    def wait_for(self, predicate: Callable[[Proxy | None], bool], what: str) -> Proxy | None:
         deadline = time.time() + self.params["wait_timeout"]
         delay = 2
         while True:
@@ -323,17 +355,18 @@ class ProxyManager:
             time.sleep(delay)
             delay = min(delay * 2, 15)
 
-    def wait_available(self):
+    def wait_available(self) -> Proxy:
         return self.wait_for(lambda p: p is not None and p.get("Status") == "available", "to become available")
 
-    def desired_auth(self):
+    # ---------------------------------------------------------------- compare
+    def desired_auth(self) -> list[dict[str, Any]] | None:
         if self.params["auth"] is None:
             return None
         return [
             {api: entry[opt] for opt, api in AUTH_FIELDS if entry.get(opt) is not None} for entry in self.params["auth"]
         ]
 
-    def auth_differs(self, current_auth):
+    def auth_differs(self, current_auth: list[dict[str, Any]] | None) -> bool:
         desired = self.desired_auth()
         if desired is None:
             return False
@@ -343,39 +376,35 @@ class ProxyManager:
         # Only compare keys the user set (AWS fills in engine defaults for the rest).
         return any(current[d["SecretArn"]].get(k) != v for d in desired for k, v in d.items())
 
-    def fail_immutable(self, proxy):
-        errors = []
-        if proxy["EngineFamily"] != self.params["engine_family"]:
-            errors.append(f"engine_family {proxy['EngineFamily']} -> {self.params['engine_family']}")
-        wanted_subnets = self.params["vpc_subnet_ids"]
-        if wanted_subnets is not None and set(wanted_subnets) != set(proxy.get("VpcSubnetIds", [])):
-            errors.append(f"vpc_subnet_ids {sorted(proxy.get('VpcSubnetIds', []))} -> {sorted(wanted_subnets)}")
+    def requested(self) -> Proxy:
+        """The settings the options ask for, keyed as DescribeDBProxies returns them; unset options left out."""
+        wanted = {api: self.params[opt] for api, opt in IMMUTABLE}
+        wanted["Auth"] = self.desired_auth()
+        wanted.update({api: self.params[opt] for api, opt, _ in MUTABLE})
+        return {k: v for k, v in wanted.items() if v is not None}
+
+    def fail_immutable(self, proxy: Proxy) -> None:
+        wanted = self.requested()
+        errors = [
+            f"{opt} {shown(proxy.get(api))} -> {shown(wanted[api])}"
+            for api, opt in IMMUTABLE
+            if api in wanted and differs(proxy.get(api), wanted[api])
+        ]
         if errors:
             self.module.fail_json(
                 msg=f"DB proxy {self.name} exists with immutable settings that differ: {'; '.join(errors)}. "
                 "Delete it (state=absent) and create it again, or use a new name."
             )
 
-    def modifications(self, proxy):
-        p = self.params
-        mods = {}
+    def changes(self, proxy: Proxy) -> Proxy:
+        """The mutable settings that differ, keyed as DescribeDBProxies returns them."""
+        wanted = self.requested()
+        changes = {api: wanted[api] for api, _, _ in MUTABLE if api in wanted and differs(proxy.get(api), wanted[api])}
         if self.auth_differs(proxy.get("Auth")):
-            mods["Auth"] = self.desired_auth()
-        if p["role_arn"] is not None and p["role_arn"] != proxy.get("RoleArn"):
-            mods["RoleArn"] = p["role_arn"]
-        if p["vpc_security_group_ids"] is not None and set(p["vpc_security_group_ids"]) != set(
-            proxy.get("VpcSecurityGroupIds", [])
-        ):
-            mods["SecurityGroups"] = p["vpc_security_group_ids"]
-        if p["require_tls"] != proxy.get("RequireTLS"):
-            mods["RequireTLS"] = p["require_tls"]
-        if p["idle_client_timeout"] is not None and p["idle_client_timeout"] != proxy.get("IdleClientTimeout"):
-            mods["IdleClientTimeout"] = p["idle_client_timeout"]
-        if p["debug_logging"] is not None and p["debug_logging"] != proxy.get("DebugLogging"):
-            mods["DebugLogging"] = p["debug_logging"]
-        return mods
+            changes["Auth"] = wanted["Auth"]
+        return changes
 
-    def wanted_target(self):
+    def wanted_target(self) -> Target | None:
         if self.params["target_cluster_identifier"]:
             return "TRACKED_CLUSTER", self.params["target_cluster_identifier"]
         if self.params["target_instance_identifier"]:
@@ -383,188 +412,142 @@ class ProxyManager:
         return None
 
     @staticmethod
-    def target_registered(targets, wanted):
+    def target_registered(targets: list[dict[str, Any]], wanted: Target) -> bool:
         kind, ident = wanted
         return any(t.get("RdsResourceId") == ident and t.get("Type", kind) == kind for t in targets)
 
     @staticmethod
-    def view(proxy, tags, targets):
+    def view(proxy: Proxy | None, tags: dict[str, str], targets: list[dict[str, Any]]) -> dict[str, Any]:
         """Reduced representation used in diff output."""
         if not proxy:
             return {}
-        keys = (
-            "EngineFamily",
-            "Auth",
-            "RoleArn",
-            "VpcSubnetIds",
-            "VpcSecurityGroupIds",
-            "RequireTLS",
-            "IdleClientTimeout",
-            "DebugLogging",
-        )
-        result = camel_dict_to_snake_dict({k: proxy.get(k) for k in keys if k in proxy})
-        result["tags"] = tags
-        result["targets"] = sorted(t.get("RdsResourceId") for t in targets)
-        return result
+        settings = camel_dict_to_snake_dict({k: proxy[k] for k in VIEW_KEYS if k in proxy})
+        return {**settings, "tags": tags, "targets": sorted(t.get("RdsResourceId") for t in targets)}
 
     @staticmethod
-    def output(proxy, tags, targets):
+    def output(proxy: Proxy | None, tags: dict[str, str], targets: list[dict[str, Any]]) -> dict[str, Any]:
         if not proxy:
             return {}
-        result = camel_dict_to_snake_dict(proxy)
-        result["tags"] = tags
-        result["targets"] = [camel_dict_to_snake_dict(t) for t in targets]
-        return result
+        return {**snake_resource(proxy), "tags": tags, "targets": [camel_dict_to_snake_dict(t) for t in targets]}
+
+    def planned(self) -> Proxy:
+        """What a proxy created by this run will look like (used in check mode)."""
+        defaults = {"Auth": [], "RoleArn": None, "VpcSubnetIds": [], "VpcSecurityGroupIds": []}
+        return {"DBProxyName": self.name, **defaults, **self.requested()}
 
     # ---------------------------------------------------------------- writes
-    def create(self):
-        p = self.params
-        missing = [k for k in ("auth", "role_arn", "vpc_subnet_ids") if not p[k]]
+    def create(self) -> Proxy:
+        missing = [k for k in ("auth", "role_arn", "vpc_subnet_ids") if not self.params[k]]
         if missing:
             self.module.fail_json(msg=f"DB proxy {self.name} does not exist; to create it set: {', '.join(missing)}")
-        request = {
-            "DBProxyName": self.name,
-            "EngineFamily": p["engine_family"],
-            "Auth": self.desired_auth(),
-            "RoleArn": p["role_arn"],
-            "VpcSubnetIds": p["vpc_subnet_ids"],
-            "RequireTLS": p["require_tls"],
-        }
-        if p["vpc_security_group_ids"]:
-            request["VpcSecurityGroupIds"] = p["vpc_security_group_ids"]
-        if p["idle_client_timeout"] is not None:
-            request["IdleClientTimeout"] = p["idle_client_timeout"]
-        if p["debug_logging"] is not None:
-            request["DebugLogging"] = p["debug_logging"]
-        if p["tags"]:
-            request["Tags"] = ansible_dict_to_boto3_tag_list(p["tags"])
-        try:
-            return self.client.create_db_proxy(aws_retry=True, **request)["DBProxy"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            self.module.fail_json_aws(e, msg=f"Failed to create DB proxy {self.name}")
+        request = {"DBProxyName": self.name, **self.requested()}
+        if not request.get("VpcSecurityGroupIds"):
+            request.pop("VpcSecurityGroupIds", None)  # AWS then uses the VPC's default security group
+        if self.params["tags"]:
+            request["Tags"] = ansible_dict_to_boto3_tag_list(self.params["tags"])
+        created = aws_call(
+            self.module, f"Failed to create DB proxy {self.name}", self.client.create_db_proxy, **request
+        )
+        return created["DBProxy"]
 
-    def modify(self, mods):
-        try:
-            self.client.modify_db_proxy(aws_retry=True, DBProxyName=self.name, **mods)
-        except is_boto3_error_code(NOT_IMPLEMENTED_CODES) as e:
-            self.fail_not_implemented("ModifyDBProxy", mods, e)
-        except botocore.parsers.ResponseParserError as e:  # an emulator answered with a non-AWS (HTML) error page
-            self.fail_not_implemented("ModifyDBProxy", mods, e)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg=f"Failed to modify DB proxy {self.name}")
+    def modify(self, changes: Proxy) -> None:
+        request = {MODIFY_ARGUMENT.get(k, k): v for k, v in changes.items()}
+        with aws_errors(self.module, f"Failed to modify DB proxy {self.name}"):
+            try:
+                self.client.modify_db_proxy(aws_retry=True, DBProxyName=self.name, **request)
+            # An emulator answers an operation it lacks with a non-AWS (HTML) error page or a 500 code.
+            except (is_boto3_error_code(NOT_IMPLEMENTED_CODES), botocore.parsers.ResponseParserError) as e:
+                self.fail_not_implemented("ModifyDBProxy", request, e)
 
-    def fail_not_implemented(self, operation, mods, error):
+    def fail_not_implemented(self, operation: str, request: dict[str, Any], error: Exception) -> None:
         self.module.fail_json(
             msg=f"The endpoint does not implement {operation} (an AWS emulator such as moto 5.2.5 lacks it), so the "
-            f"in-place update of DB proxy {self.name} ({', '.join(sorted(mods))}) cannot be applied: {error}",
-            changed=self.changed,
+            f"in-place update of DB proxy {self.name} ({', '.join(sorted(request))}) cannot be applied: {error}",
+            changed=self.outcome.changed,
         )
 
-    def update_tags(self, arn, current):
-        if self.params["tags"] is None:
-            return current
-        to_add, to_remove = compare_aws_tags(current, self.params["tags"], self.params["purge_tags"])
-        if not to_add and not to_remove:
-            return current
-        self.changed = True
-        if not self.module.check_mode:
-            try:
-                if to_remove:
-                    self.client.remove_tags_from_resource(aws_retry=True, ResourceName=arn, TagKeys=to_remove)
-                if to_add:
-                    self.client.add_tags_to_resource(
-                        aws_retry=True, ResourceName=arn, Tags=ansible_dict_to_boto3_tag_list(to_add)
-                    )
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                self.module.fail_json_aws(e, msg=f"Failed to update tags of DB proxy {self.name}")
-        new_tags = {k: v for k, v in current.items() if k not in to_remove}
-        new_tags.update(to_add)
-        return new_tags
-
-    def register_target(self, wanted):
+    def register_target(self, wanted: Target) -> None:
         kind, ident = wanted
         key = "DBClusterIdentifiers" if kind == "TRACKED_CLUSTER" else "DBInstanceIdentifiers"
-        try:
-            self.client.register_db_proxy_targets(
-                aws_retry=True, DBProxyName=self.name, TargetGroupName="default", **{key: [ident]}
-            )
-        except is_boto3_error_code("DBProxyTargetAlreadyRegisteredFault"):
-            return
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg=f"Failed to register {ident} as target of DB proxy {self.name}")
+        aws_call(
+            self.module,
+            f"Failed to register {ident} as target of DB proxy {self.name}",
+            self.client.register_db_proxy_targets,
+            DBProxyName=self.name,
+            TargetGroupName="default",
+            ignore_codes=("DBProxyTargetAlreadyRegisteredFault",),
+            **{key: [ident]},
+        )
 
-    def delete(self):
-        try:
-            self.client.delete_db_proxy(aws_retry=True, DBProxyName=self.name)
-        except is_boto3_error_code("DBProxyNotFoundFault"):
-            return
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg=f"Failed to delete DB proxy {self.name}")
+    def delete(self) -> None:
+        aws_call(
+            self.module,
+            f"Failed to delete DB proxy {self.name}",
+            self.client.delete_db_proxy,
+            DBProxyName=self.name,
+            ignore_codes=("DBProxyNotFoundFault",),
+        )
 
     # ---------------------------------------------------------------- states
-    def ensure_present(self):
-        check = self.module.check_mode
-        proxy = self.describe()
-        before_tags = self.list_tags(proxy["DBProxyArn"]) if proxy else {}
-        before_targets = self.describe_targets() if proxy else []
-        before = self.view(proxy, before_tags, before_targets)
+    def update(self, proxy: Proxy, tags: dict[str, str]) -> tuple[Proxy, dict[str, str]]:
+        """Applies mutable settings and tags to an existing proxy; returns it (planned in check mode) and its tags."""
+        self.fail_immutable(proxy)
+        changes = self.changes(proxy)
+        if self.outcome.record(bool(changes)):
+            if self.module.check_mode:
+                proxy = {**proxy, **changes}
+            else:
+                self.modify(changes)
+        tags_changed, tags = ensure_rds_resource_tags(self.client, self.module, proxy["DBProxyArn"], tags)
+        self.outcome.record(tags_changed)
+        return proxy, tags
+
+    def ensure_target(self, proxy: Proxy, targets: list[dict[str, Any]]) -> tuple[Proxy, list[dict[str, Any]]]:
         wanted = self.wanted_target()
+        if not wanted or self.target_registered(targets, wanted):
+            return proxy, targets
+        self.outcome.record(True)
+        if self.module.check_mode:
+            return proxy, targets + [{"RdsResourceId": wanted[1], "Type": wanted[0]}]
+        if proxy.get("Status") != "available":
+            # AWS refuses to register a target on a proxy that is still being created.
+            proxy = self.wait_available()
+        self.register_target(wanted)
+        return proxy, targets
+
+    def ensure_present(self) -> None:
+        proxy = self.describe()
+        tags = rds_resource_tags(self.client, self.module, proxy["DBProxyArn"]) if proxy else {}
+        targets = self.describe_targets() if proxy else []
+        before = self.view(proxy, tags, targets)
 
         if proxy is None:
-            self.changed = True
-            if check:
-                planned = {
-                    "DBProxyName": self.name,
-                    "EngineFamily": self.params["engine_family"],
-                    "Auth": self.desired_auth() or [],
-                    "RoleArn": self.params["role_arn"],
-                    "VpcSubnetIds": self.params["vpc_subnet_ids"] or [],
-                    "VpcSecurityGroupIds": self.params["vpc_security_group_ids"] or [],
-                    "RequireTLS": self.params["require_tls"],
-                }
-                for opt, api in (("idle_client_timeout", "IdleClientTimeout"), ("debug_logging", "DebugLogging")):
-                    if self.params[opt] is not None:
-                        planned[api] = self.params[opt]
-                planned_targets = [{"RdsResourceId": wanted[1], "Type": wanted[0]}] if wanted else []
-                return self.finish(before, planned, self.params["tags"] or {}, planned_targets)
-            proxy = self.create()
+            self.outcome.record(True)
             tags = self.params["tags"] or {}
+            if self.module.check_mode:
+                wanted = self.wanted_target()
+                planned_targets = [{"RdsResourceId": wanted[1], "Type": wanted[0]}] if wanted else []
+                return self.finish(before, self.planned(), tags, planned_targets)
+            proxy = self.create()
         else:
-            self.fail_immutable(proxy)
-            mods = self.modifications(proxy)
-            if mods:
-                self.changed = True
-                if check:
-                    proxy = dict(
-                        proxy, **{("VpcSecurityGroupIds" if k == "SecurityGroups" else k): v for k, v in mods.items()}
-                    )
-                else:
-                    self.modify(mods)
-            tags = self.update_tags(proxy["DBProxyArn"], before_tags)
+            proxy, tags = self.update(proxy, tags)
+        proxy, targets = self.ensure_target(proxy, targets)
 
-        targets = before_targets
-        if wanted and not self.target_registered(targets, wanted):
-            self.changed = True
-            if check:
-                targets = targets + [{"RdsResourceId": wanted[1], "Type": wanted[0]}]
-            else:
-                if proxy.get("Status") != "available":
-                    proxy = self.wait_available()
-                self.register_target(wanted)
-
-        if not check and self.changed:
+        if not self.module.check_mode and self.outcome.changed:
             proxy = self.wait_available() if self.params["wait"] else (self.describe() or proxy)
             targets = self.describe_targets()
-        elif not check and self.params["wait"] and proxy.get("Status") != "available":
+        elif not self.module.check_mode and self.params["wait"] and proxy.get("Status") != "available":
             proxy = self.wait_available()
         return self.finish(before, proxy, tags, targets)
 
-    def ensure_absent(self):
+    def ensure_absent(self) -> None:
         proxy = self.describe()
         if proxy is None:
             return self.finish({}, None, {}, [])
-        before = self.view(proxy, self.list_tags(proxy["DBProxyArn"]), self.describe_targets())
-        self.changed = True
+        before = self.view(
+            proxy, rds_resource_tags(self.client, self.module, proxy["DBProxyArn"]), self.describe_targets()
+        )
+        self.outcome.record(True)
         if not self.module.check_mode:
             if proxy.get("Status") != "deleting":
                 self.delete()
@@ -572,14 +555,13 @@ class ProxyManager:
                 self.wait_for(lambda p: p is None, "to be deleted")
         return self.finish(before, None, {}, [])
 
-    def finish(self, before, proxy, tags, targets):
-        result = {"changed": self.changed, "db_proxy": self.output(proxy, tags, targets)}
-        if self.module._diff:
-            result["diff"] = {"before": before, "after": self.view(proxy, tags, targets)}
-        self.module.exit_json(**result)
+    def finish(
+        self, before: dict[str, Any], proxy: Proxy | None, tags: dict[str, str], targets: list[dict[str, Any]]
+    ) -> None:
+        self.outcome.exit(before, self.view(proxy, tags, targets), db_proxy=self.output(proxy, tags, targets))
 
 
-def main():
+def main() -> None:
     auth_spec = {
         "secret_arn": {"type": "str", "required": True, "no_log": False},
         "auth_scheme": {"type": "str", "default": "SECRETS", "choices": ["SECRETS"]},

@@ -158,19 +158,18 @@ deleted_flow_log_ids:
   sample: ["fl-0123456789abcdef0"]
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import Any
 
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
+from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_call, aws_paginate, retrying_client
+from ansible_collections.resumestack.cloud.plugins.module_utils.results import Outcome, snake_resource
+from ansible_collections.resumestack.cloud.plugins.module_utils.tags import ensure_ec2_resource_tags
+
+FlowLog = dict[str, Any]
 
 IMMUTABLE = (
     # (API key, module option)
@@ -180,16 +179,14 @@ IMMUTABLE = (
 )
 
 
-@AWSRetry.jittered_backoff()
-def _describe_flow_logs_paginated(client, **kwargs):
-    return client.get_paginator("describe_flow_logs").paginate(**kwargs).build_full_result()
-
-
-def describe_flow_logs(client, module, vpc_id, log_group_name):
-    try:
-        result = _describe_flow_logs_paginated(client, Filters=[{"Name": "resource-id", "Values": [vpc_id]}])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to describe flow logs of {vpc_id}")
+def describe_flow_logs(client: Any, module: AnsibleAWSModule, vpc_id: str, log_group_name: str) -> list[FlowLog]:
+    result = aws_paginate(
+        module,
+        f"Failed to describe flow logs of {vpc_id}",
+        client,
+        "describe_flow_logs",
+        Filters=[{"Name": "resource-id", "Values": [vpc_id]}],
+    )
     return [
         fl
         for fl in result.get("FlowLogs", [])
@@ -199,11 +196,11 @@ def describe_flow_logs(client, module, vpc_id, log_group_name):
     ]
 
 
-def matches(flow_log, params):
+def matches(flow_log: FlowLog, params: dict[str, Any]) -> bool:
     return all(flow_log.get(api_key) == params[opt] for api_key, opt in IMMUTABLE)
 
 
-def comparable(flow_log):
+def comparable(flow_log: FlowLog | None) -> dict[str, Any]:
     """Reduced view used for diff output."""
     if not flow_log:
         return {}
@@ -214,22 +211,12 @@ def comparable(flow_log):
     return view
 
 
-def format_flow_log(flow_log):
-    if not flow_log:
-        return {}
-    tags = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
-    result = camel_dict_to_snake_dict({k: v for k, v in flow_log.items() if k != "Tags"})
-    result["tags"] = tags
-    return result
-
-
-def delete_flow_logs(client, module, flow_log_ids):
+def delete_flow_logs(client: Any, module: AnsibleAWSModule, flow_log_ids: list[str]) -> None:
     if not flow_log_ids or module.check_mode:
         return
-    try:
-        response = client.delete_flow_logs(aws_retry=True, FlowLogIds=flow_log_ids)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to delete flow logs {flow_log_ids}")
+    response = aws_call(
+        module, f"Failed to delete flow logs {flow_log_ids}", client.delete_flow_logs, FlowLogIds=flow_log_ids
+    )
     failed = [
         u for u in response.get("Unsuccessful", []) if u.get("Error", {}).get("Code") != "InvalidFlowLogId.NotFound"
     ]
@@ -237,7 +224,7 @@ def delete_flow_logs(client, module, flow_log_ids):
         module.fail_json(msg=f"Failed to delete flow logs: {failed}", unsuccessful=failed)
 
 
-def create_flow_log(client, module, params):
+def create_flow_log(client: Any, module: AnsibleAWSModule, params: dict[str, Any]) -> FlowLog:
     request = {
         "ResourceIds": [params["vpc_id"]],
         "ResourceType": "VPC",
@@ -251,24 +238,23 @@ def create_flow_log(client, module, params):
         request["TagSpecifications"] = [
             {"ResourceType": "vpc-flow-log", "Tags": ansible_dict_to_boto3_tag_list(params["tags"])}
         ]
-    try:
-        response = client.create_flow_logs(aws_retry=True, **request)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to create flow log for {params['vpc_id']}")
+    response = aws_call(module, f"Failed to create flow log for {params['vpc_id']}", client.create_flow_logs, **request)
     if response.get("Unsuccessful"):
         module.fail_json(
             msg=f"Failed to create flow log for {params['vpc_id']}: {response['Unsuccessful']}",
             unsuccessful=response["Unsuccessful"],
         )
     flow_log_id = response["FlowLogIds"][0]
-    try:
-        described = client.describe_flow_logs(aws_retry=True, FlowLogIds=[flow_log_id])["FlowLogs"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to describe created flow log {flow_log_id}")
+    described = aws_call(
+        module,
+        f"Failed to describe created flow log {flow_log_id}",
+        client.describe_flow_logs,
+        FlowLogIds=[flow_log_id],
+    )["FlowLogs"]
     return described[0] if described else {"FlowLogId": flow_log_id}
 
 
-def planned_flow_log(params):
+def planned_flow_log(params: dict[str, Any]) -> FlowLog:
     """What a flow log created by this run will look like (used in check mode)."""
     return {
         "FlowLogId": None,
@@ -282,68 +268,50 @@ def planned_flow_log(params):
     }
 
 
-def reconcile_tags(client, module, flow_log, tags, purge_tags):
-    """Returns (changed, updated flow_log dict)."""
-    if tags is None:
-        return False, flow_log
+def reconcile_tags(client: Any, module: AnsibleAWSModule, flow_log: FlowLog) -> tuple[bool, FlowLog]:
+    """Returns (changed, the flow log with the tags it has after this run)."""
     current = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
-    to_add, to_remove = compare_aws_tags(current, tags, purge_tags)
-    if not to_add and not to_remove:
-        return False, flow_log
-    if not module.check_mode:
-        try:
-            if to_remove:
-                client.delete_tags(
-                    aws_retry=True, Resources=[flow_log["FlowLogId"]], Tags=[{"Key": k} for k in to_remove]
-                )
-            if to_add:
-                client.create_tags(
-                    aws_retry=True, Resources=[flow_log["FlowLogId"]], Tags=ansible_dict_to_boto3_tag_list(to_add)
-                )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to update tags of flow log {flow_log['FlowLogId']}")
-    new_tags = {k: v for k, v in current.items() if k not in to_remove}
-    new_tags.update(to_add)
-    updated = dict(flow_log)
-    updated["Tags"] = ansible_dict_to_boto3_tag_list(new_tags)
-    return True, updated
+    changed, tags = ensure_ec2_resource_tags(client, module, flow_log["FlowLogId"], current)
+    return changed, dict(flow_log, Tags=ansible_dict_to_boto3_tag_list(tags))
 
 
-def ensure_present(client, module):
+def ensure_present(client: Any, module: AnsibleAWSModule) -> None:
     params = module.params
+    outcome = Outcome(module)
     existing = describe_flow_logs(client, module, params["vpc_id"], params["log_group_name"])
     keep = next((fl for fl in existing if matches(fl, params)), None)
     stale_ids = [fl["FlowLogId"] for fl in existing if fl is not keep]
     before = comparable(keep or (existing[0] if existing else None))
 
-    changed = bool(stale_ids)
+    outcome.record(bool(stale_ids))
     delete_flow_logs(client, module, stale_ids)
 
     if keep is None:
-        changed = True
+        outcome.record(True)
         flow_log = planned_flow_log(params) if module.check_mode else create_flow_log(client, module, params)
     else:
-        tags_changed, flow_log = reconcile_tags(client, module, keep, params["tags"], params["purge_tags"])
-        changed = changed or tags_changed
+        tags_changed, flow_log = reconcile_tags(client, module, keep)
+        outcome.record(tags_changed)
 
-    result = {"changed": changed, "flow_log": format_flow_log(flow_log), "deleted_flow_log_ids": stale_ids}
-    if module._diff:
-        result["diff"] = {"before": before, "after": comparable(flow_log)}
-    module.exit_json(**result)
+    outcome.exit(before, comparable(flow_log), flow_log=snake_resource(flow_log), deleted_flow_log_ids=stale_ids)
 
 
-def ensure_absent(client, module):
+def ensure_absent(client: Any, module: AnsibleAWSModule) -> None:
     params = module.params
+    outcome = Outcome(module)
     existing = describe_flow_logs(client, module, params["vpc_id"], params["log_group_name"])
     ids = [fl["FlowLogId"] for fl in existing]
+    outcome.record(bool(ids))
     delete_flow_logs(client, module, ids)
-    result = {"changed": bool(ids), "flow_log": {}, "deleted_flow_log_ids": ids}
-    if module._diff:
-        result["diff"] = {"before": {"flow_logs": [comparable(fl) for fl in existing]}, "after": {"flow_logs": []}}
-    module.exit_json(**result)
+    outcome.exit(
+        {"flow_logs": [comparable(fl) for fl in existing]},
+        {"flow_logs": []},
+        flow_log={},
+        deleted_flow_log_ids=ids,
+    )
 
 
-def main():
+def main() -> None:
     argument_spec = {
         "vpc_id": {"type": "str", "required": True},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -359,7 +327,7 @@ def main():
         required_if=[("state", "present", ["deliver_logs_permission_arn"])],
         supports_check_mode=True,
     )
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    client = retrying_client(module, "ec2")
 
     if module.params["state"] == "present":
         ensure_present(client, module)
