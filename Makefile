@@ -32,11 +32,10 @@ up: localcloud dataplane ## Provision, configure and deploy the whole stack on t
 check: localcloud ## Dry run of site.yml with diffs
 	@$(PLAYBOOK) site.yml --check --diff $(ARGS)
 
-down: venv ## Tear the stack down, then stop the local cloud
-	@if $(PY) -m localcloud check >/dev/null 2>&1; then $(PLAYBOOK) playbooks/teardown.yml $(ARGS) && \
-	  $(PY) -m localcloud down; \
+down: venv ## Tear the stack down, then stop the local cloud and remove what it ran
+	@if $(PY) -m localcloud check >/dev/null 2>&1; then $(PLAYBOOK) playbooks/teardown.yml $(ARGS); \
 	else echo "local cloud not running: nothing to tear down"; fi
-	@$(PY) -m localcloud stop
+	@$(PY) -m localcloud down
 
 test: venv ## Install what the tests need, then run lint and the whole suite
 	@./scripts/test.sh

@@ -60,7 +60,7 @@ def main() -> int:
             ok, changed, _failed, skipped = (int(x) for x in match[-1])
             rows.append((label, elapsed, ok, changed, skipped))
     finally:
-        subprocess.run([*ctl, "stop"], cwd=ROOT, env=env, check=False)
+        subprocess.run([*ctl, "down"], cwd=ROOT, env=env, check=False, capture_output=True)
     print(f"\n{'step':<14}{'wall s':>8}{'ok':>6}{'changed':>9}{'skipped':>9}")
     for label, elapsed, ok, changed, skipped in rows:
         print(f"{label:<14}{elapsed:>8.1f}{ok:>6}{changed:>9}{skipped:>9}")

@@ -1,9 +1,12 @@
-"""``python -m localcloud {start|stop|status|check|endpoint|image|sync|hosts|down}``.
+"""``python -m localcloud {start|stop|status|check|endpoint|image|hosts|push|down}``.
 
-Control plane: start, stop, status, check, endpoint (the moto server).
-Data plane (``localcloud.dataplane``): image (build the base image unless cached),
-sync (reconcile test hosts and databases with the emulator), hosts (list the test hosts),
-down (remove this emulator's test hosts, networks and DB forwarders).
+Control: start, stop, status, check, endpoint (the local cloud's server: the moto emulator and the
+controller that follows it, ``localcloud.server``). The controller makes instances, databases,
+ECS tasks and load balancers real by itself; nothing here needs to be run for that.
+Data plane (``localcloud.dataplane``): image (build the test hosts' base image unless cached),
+hosts (list the test hosts), push (record a locally built image in the emulator's ECR: there is no
+registry here), down (stop the server, then remove this local cloud's test hosts, tasks,
+listeners, networks and DB forwarders: whatever a run left).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from localcloud.emulator import Emulator, LocalCloudError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROL = ["start", "stop", "status", "check", "endpoint"]
-DATA = ["image", "sync", "hosts", "down"]
+DATA = ["image", "hosts", "push", "down"]
 
 
 def _dataplane_verb(action: str, emulator: Emulator, args: argparse.Namespace) -> None:
@@ -36,13 +39,15 @@ def _dataplane_verb(action: str, emulator: Emulator, args: argparse.Namespace) -
     )
     if action == "hosts":
         print(json.dumps(plane.hosts(), indent=2))
-        return
-    if action == "sync":
-        Emulator(state_dir=emulator.state_dir, port=plane.emulator_port).check()
-        changes = plane.sync()
+    elif action == "push":
+        from localcloud.ecs import push
+
+        print(push(plane, args.repository, args.image, args.tag))
     else:
+        # While the server runs, its controller would bring back what the emulator still holds.
+        print(emulator.stop())
         changes = plane.down()
-    print(f"localcloud {action}: {len(changes)} change(s)")
+        print(f"localcloud {action}: {len(changes)} change(s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,9 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("action", choices=CONTROL + DATA)
-    parser.add_argument("--endpoint", default="", help="emulator URL (default: from LOCALCLOUD_PORT)")
+    parser.add_argument("--endpoint", default="", help="local cloud URL (default: from LOCALCLOUD_PORT)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "eu-west-1"))
     parser.add_argument("--project", default=os.environ.get("LOCALCLOUD_PROJECT", "resume"))
+    parser.add_argument("--repository", default="", help="ECR repository name (push)")
+    parser.add_argument("--image", default="", help="local image to push (push)")
+    parser.add_argument("--tag", default="", help="image tag (push)")
     args = parser.parse_args(argv)
     try:
         emulator = Emulator.from_env(ROOT)

@@ -11,8 +11,9 @@
   TCP forwarder (``localcloud.dbproxy``) listens on the secret's port.
 
 ``sync`` reconciles all of it from the emulator's state and reports one ``changed:`` line per
-action, so a role can run it every time and report changed only when it did something.
-Only objects labelled with this emulator's endpoint are ever touched.
+action; the local cloud's controller (``localcloud.controller``) runs it whenever an API call
+changed instances, secrets or databases. Only objects labelled with this emulator's endpoint are
+ever touched.
 """
 
 from __future__ import annotations
@@ -215,16 +216,16 @@ def hosts_block(names_by_ip: dict[str, Iterable[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_hosts_block(current: str, block: str) -> str:
-    """``current`` with the managed block replaced (or appended); everything else kept."""
+def replace_hosts_block(current: str, block: str, begin: str = HOSTS_BEGIN, end: str = HOSTS_END) -> str:
+    """``current`` with the managed block (``begin`` .. ``end``) replaced (or appended); everything else kept."""
     out: list[str] = []
     skipping = False
     for line in current.splitlines(keepends=True):
-        if line.strip() == HOSTS_BEGIN:
+        if line.strip() == begin:
             skipping = True
             continue
         if skipping:
-            if line.strip() == HOSTS_END:
+            if line.strip() == end:
                 skipping = False
             continue
         out.append(line)
@@ -404,6 +405,18 @@ class DataPlane:
         rows = self._docker_json("network", "ls", "--no-trunc", "--filter", f"label={LABEL}.endpoint={self.endpoint}")
         return {row["Name"]: row for row in rows}
 
+    def gateways_with_containers(self) -> set[str]:
+        """The gateways of this local cloud's networks that have a container attached (a test host or a task)."""
+        names = list(self.existing_networks())
+        found = json.loads(run(["docker", "network", "inspect", *names], check=False) or "[]") if names else []
+        return {
+            config["Gateway"]
+            for net in found
+            if net.get("Containers")
+            for config in (net.get("IPAM") or {}).get("Config") or []
+            if config.get("Gateway")
+        }
+
     def ensure_network(self, vpc_id: str, vpc_cidr: str, networks: dict[str, dict[str, Any]]) -> str:
         name = self.network_name(vpc_id)
         if name not in networks:
@@ -471,6 +484,32 @@ class DataPlane:
             ]
         )
         self.changed(f"test host {inst.instance_id} ({inst.name or 'unnamed'}) at {inst.private_ip}")
+
+    def sync_environment(self, inst: Instance) -> None:
+        """What an EC2 instance's AWS CLI gets from its instance role and the regional endpoints:
+        here the local cloud's endpoint (through the gateway's forwarder) and the keys it accepts,
+        in /etc/environment, which PAM gives every login and sudo session."""
+        lines = [
+            f"AWS_ENDPOINT_URL=http://{EMULATOR_HOSTNAME}:{self.emulator_port}",
+            f"AWS_DEFAULT_REGION={self.region}",
+            f"AWS_ACCESS_KEY_ID={os.environ.get('LOCALCLOUD_ACCESS_KEY', 'testing')}",
+            f"AWS_SECRET_ACCESS_KEY={os.environ.get('LOCALCLOUD_SECRET_KEY', 'testing')}",
+        ]
+        begin, end = "# BEGIN localcloud instance role", "# END localcloud instance role"
+        block = "\n".join([begin, *lines, end]) + "\n"
+        name = self.container_name(inst.instance_id)
+        current = run(["docker", "exec", name, "cat", "/etc/environment"], check=False)
+        wanted = replace_hosts_block(current, block, begin, end)
+        if wanted != current:
+            run(["docker", "exec", "-i", name, "sh", "-c", "cat > /etc/environment"], input_text=wanted)
+            self.changed(f"/etc/environment of {inst.instance_id}: the local cloud's endpoint and keys")
+        # On EC2 root's AWS CLI reaches the instance role too; sudo resets the environment, so it keeps these.
+        keep = 'Defaults env_keep += "' + " ".join(line.split("=", 1)[0] for line in lines) + '"\n'
+        sudoers = "/etc/sudoers.d/localcloud-instance-role"
+        if run(["docker", "exec", name, "cat", sudoers], check=False) != keep:
+            script = f"umask 0337 && cat > {sudoers}.tmp && mv {sudoers}.tmp {sudoers}"
+            run(["docker", "exec", "-i", name, "sh", "-c", script], input_text=keep)
+            self.changed(f"{sudoers} of {inst.instance_id}: sudo keeps the local cloud's endpoint and keys")
 
     def sync_hosts_file(self, inst: Instance, databases: list[Database]) -> None:
         gateway = network_gateway(inst.vpc_cidr)
@@ -622,8 +661,14 @@ class DataPlane:
             for inst in instances:
                 self.ensure_container(inst, tag, containers, networks)
                 self.sync_hosts_file(inst, databases)
-        # Every test host may call the emulator (what the instance role allows on AWS).
-        keep_proxies: set[tuple[str, int]] = {(network_gateway(i.vpc_cidr), self.emulator_port) for i in instances}
+                self.sync_environment(inst)
+        # Every test host and every ECS task may call the emulator (what their roles allow on AWS),
+        # and the tasks reach every database: keep the forwarders of every network in use.
+        task_gateways = self.gateways_with_containers() - {network_gateway(i.vpc_cidr) for i in instances}
+        keep_proxies: set[tuple[str, int]] = {
+            (gateway, self.emulator_port)
+            for gateway in task_gateways | {network_gateway(i.vpc_cidr) for i in instances}
+        }
         for listen, port in sorted(keep_proxies):
             self.ensure_proxy(listen, port, port)
         if databases:
@@ -636,13 +681,17 @@ class DataPlane:
                 for inst in instances
                 for db in databases
                 if db.environment == inst.environment
-            }
+            } | {(gateway, db.port) for gateway in task_gateways for db in databases}
             for listen, port in sorted(db_proxies):
                 self.ensure_proxy(listen, port, target)
             keep_proxies |= db_proxies
         self.stop_proxies(keep_proxies)
         wanted_networks = {self.network_name(i.vpc_id) for i in instances}
         for name in sorted(set(networks) - wanted_networks):
+            # ECS tasks share the VPC's network: it goes with the last container on it.
+            attached = json.loads(run(["docker", "network", "inspect", name], check=False) or "[{}]")
+            if attached and (attached[0] or {}).get("Containers"):
+                continue
             run(["docker", "network", "rm", name])
             self.changed(f"removed network {name}")
         return self.changes
@@ -650,8 +699,10 @@ class DataPlane:
     def down(self) -> list[str]:
         """Remove every test host, service task, listener, network and forwarder of this emulator,
         and stop its own PostgreSQL cluster (the data stays on disk)."""
-        from localcloud.ecs import Ecs  # it builds on this module
+        from localcloud.ecs import Ecs  # they build on this module
+        from localcloud.elb import Balancers
 
+        self.changes += Balancers(self, "").down()
         self.changes += Ecs(self, "").down()  # task containers keep their network in use
         for name in sorted(self.existing_containers()):
             run(["docker", "rm", "-f", name])

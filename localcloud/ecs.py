@@ -1,56 +1,46 @@
-"""The local cloud's ECS and ALB data plane: ECS services become containers, an ALB a local listener.
+"""The local cloud's ECS: services and one-off tasks as containers, run the way ECS runs them.
 
-``python -m localcloud.ecs push|sync|run-task|down ...`` (see ``--help``):
+The controller calls in here when an API call changed ECS (``localcloud.controller``):
 
-* ``push``: "pushing" an image locally means two things, since there is no registry: the
-  image built into the project's Docker engine is tagged ``<repositoryUri>:<tag>`` there (the
-  name the task definition uses), and its manifest is recorded in the emulator's ECR
-  repository with PutImage, so ECR lists it with its digest and tag rules (immutable tags) apply.
-* ``sync``: for every service of the cluster, run the service's desired count of tasks of its
-  current task definition as containers on the Docker network of the service's VPC (the one
-  ``localcloud.dataplane`` creates for the test hosts), with exactly the environment and
-  secrets the task definition names, secrets resolved from Secrets Manager / SSM as the ECS
-  agent would. Rolling update: new tasks start, must pass their health check (the target
-  group's health path for a service behind a target group, else the container health check),
-  then join the listener and the old tasks stop. When a new revision fails, its tasks are
-  removed, the old ones keep serving and the service is rolled back to the previous revision
-  in the emulator (the deployment circuit breaker's rollback); sync then exits 3.
-  A service behind a target group gets a local listener (``localcloud.alb``) on 127.0.0.1.
-* ``run-task``: one task of a task definition with a command override, in the foreground;
-  its exit code is ours (the one-off migration task; the emulator's RunTask fails for awsvpc).
-* ``down``: remove the cluster's containers and listeners.
+* a service: one worker thread per service keeps the service's desired count of tasks of its
+  PRIMARY deployment running as containers on the Docker network of the service's VPC (the one
+  ``localcloud.dataplane`` gives the test hosts), with exactly the environment and secrets the task
+  definition names, secrets resolved from Secrets Manager / SSM as the ECS agent would, and the
+  task role's stand-in credentials and the endpoint. A rolling update starts the new tasks, waits
+  until they pass the target group's health check (the container health check for a service
+  without one), registers them as targets, then stops the old tasks: the deployment goes
+  IN_PROGRESS -> COMPLETED in DescribeServices, with running and pending counts. When the new
+  tasks fail, the deployment circuit breaker (if the service has it) marks the deployment FAILED
+  and rolls the service back to the previous revision, which keeps serving.
+* a one-off task (RunTask, e.g. the migrations): its container runs with the command override;
+  DescribeTasks shows it PROVISIONING, RUNNING, then STOPPED with the container's exit code.
 
-Every line that reports a change starts with ``changed:``. Only containers labelled with this
-emulator's endpoint are touched.
+Health checks run at AWS's intervals scaled by ``localcloud.timing``. Only containers labelled with
+this local cloud's endpoint are touched. ``push`` records a locally built image in the emulator's
+ECR (there is no registry here): ``python -m localcloud push``.
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
+import logging
 import os
 import secrets
-import signal
 import subprocess
-import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, live_pid, network_gateway, run, spawn
-from localcloud.emulator import Emulator, LocalCloudError
+from localcloud import models, timing
+from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, network_gateway, run
+from localcloud.emulator import LocalCloudError
 
-ROOT = Path(__file__).resolve().parent.parent
+LOG = logging.getLogger("localcloud.ecs")
 ECS_LABEL = f"{LABEL}.ecs"
-ROLLED_BACK = 3
-
-
-class DeploymentFailed(LocalCloudError):
-    """A new revision failed its health checks (the old one, if any, keeps serving)."""
 
 
 def secret_reference(value_from: str) -> tuple[str, str, str]:
@@ -75,13 +65,13 @@ def health_command(check: dict[str, Any]) -> list[str]:
         "--health-cmd",
         shell,
         "--health-interval",
-        f"{check.get('interval', 30)}s",
+        f"{timing.scaled(check.get('interval', 30), floor=3):g}s",
         "--health-timeout",
         f"{check.get('timeout', 5)}s",
         "--health-retries",
         str(check.get("retries", 3)),
         "--health-start-period",
-        f"{check.get('startPeriod', 0)}s",
+        f"{timing.scaled(check.get('startPeriod', 0)):g}s",
     ]
 
 
@@ -105,27 +95,22 @@ class Task:
 
 @dataclass
 class Ecs:
+    """Task containers of one cluster (of every cluster of the local cloud without one)."""
+
     plane: DataPlane
     cluster: str
-    listen_port: int = 0
-    timeout: float = 180.0
-    changes: list[str] = field(default_factory=list)
-    # What tasks started by one command share (the network of their subnets, the database names
-    # and forwarders): set up once per command, not once per task.
+    # What tasks started together share (the network of their subnets, the database names and
+    # forwarders): set up once, not once per task.
     _networks: dict[tuple[str, ...], tuple[str, str, str]] = field(default_factory=dict, repr=False)
     _database_hosts: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    changes: list[str] = field(default_factory=list)
 
-    # -- helpers -------------------------------------------------------------
     def changed(self, message: str) -> None:
         self.changes.append(message)
-        print(f"changed: {message}", flush=True)
+        LOG.info("changed: %s", message)
 
     def client(self, service: str) -> Any:
         return self.plane._client(service)
-
-    @property
-    def run_dir(self) -> Path:
-        return self.plane.run_dir
 
     def labels(self, **extra: str) -> list[str]:
         # Labels of our own: localcloud.dataplane removes every container carrying its endpoint label
@@ -134,7 +119,7 @@ class Ecs:
         return [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
 
     def tasks(self) -> list[Task]:
-        """The task containers of this cluster (of every cluster of the emulator without one)."""
+        """The task containers of this cluster (of every cluster of the local cloud without one)."""
         filters = ["--filter", f"label={ECS_LABEL}.endpoint={self.plane.endpoint}"]
         if self.cluster:
             filters += ["--filter", f"label={ECS_LABEL}.cluster={self.cluster}"]
@@ -142,7 +127,7 @@ class Ecs:
         names = [n for n in out.split() if n]
         if not names:
             return []
-        found = json.loads(run(["docker", "inspect", *names]))
+        found = json.loads(run(["docker", "inspect", *names], check=False) or "[]")
         result = []
         for item in found:
             labels = item["Config"]["Labels"]
@@ -179,15 +164,16 @@ class Ecs:
         return str(value)
 
     def container_env(self, container: dict[str, Any]) -> dict[str, str]:
-        """What the ECS agent gives the container: its environment, its secrets, credentials, region."""
+        """What the ECS agent gives the container: its environment, its secrets, credentials, region.
+        The endpoint too: on AWS the SDK finds the regional endpoint by itself."""
         env = {e["name"]: str(e["value"]) for e in container.get("environment", [])}
         for secret in container.get("secrets", []):
             env[secret["name"]] = self.resolve_secret(secret["valueFrom"])
-        # The task role's credentials (the agent's credentials endpoint on AWS) and the region.
         env.setdefault("AWS_ACCESS_KEY_ID", os.environ.get("LOCALCLOUD_ACCESS_KEY", "testing"))
         env.setdefault("AWS_SECRET_ACCESS_KEY", os.environ.get("LOCALCLOUD_SECRET_KEY", "testing"))
         env.setdefault("AWS_REGION", self.plane.region)
         env.setdefault("AWS_DEFAULT_REGION", self.plane.region)
+        env.setdefault("AWS_ENDPOINT_URL", f"http://{EMULATOR_HOSTNAME}:{self.plane.emulator_port}")
         return env
 
     def network_for(self, subnet_ids: list[str]) -> tuple[str, str, str]:
@@ -204,7 +190,7 @@ class Ecs:
         return self._networks[key]
 
     def database_hosts(self, gateway: str) -> list[str]:
-        """--add-host flags and forwarders for every database of the project (names → gateway)."""
+        """--add-host flags and forwarders for every database of the project (names -> gateway)."""
         if gateway in self._database_hosts:
             return self._database_hosts[gateway]
         databases = self.plane.desired_databases()
@@ -214,7 +200,7 @@ class Ecs:
             pg_port = int(pg_env.get("PGPORT", "55432"))
             for db in databases:
                 # The master secret may name a role another stack's secret also names: make sure it
-                # takes this emulator's password before the command's first task starts.
+                # takes this local cloud's password before the first task starts.
                 self.plane.ensure_database(pg_env, db)
                 self.plane.ensure_proxy(gateway, db.port, pg_port)
                 for name in db.names:
@@ -222,29 +208,27 @@ class Ecs:
         self._database_hosts[gateway] = flags
         return flags
 
-    def docker_run(
+    def docker_argv(
         self,
         taskdef: dict[str, Any],
         subnets: list[str],
         *,
         service: str,
+        name: str,
+        container_name: str = "",
         command: list[str] | None = None,
         detach: bool = True,
-        container_name: str = "",
-    ) -> tuple[str, str, int]:
-        """Run the task's (first essential) container; return (container name, ip, exit code if not detached)."""
-        container = next(
-            (c for c in taskdef["containerDefinitions"] if c.get("essential", True)), taskdef["containerDefinitions"][0]
-        )
+    ) -> tuple[list[str], str, dict[str, str]]:
+        """(docker run argv, task IP, environment) of the task's (first essential or named) container."""
+        definitions = taskdef["containerDefinitions"]
+        container = next((c for c in definitions if c.get("essential", True)), definitions[0])
         if container_name:
-            container = next(c for c in taskdef["containerDefinitions"] if c["name"] == container_name)
+            container = next(c for c in definitions if c["name"] == container_name)
         network, gateway, cidr = self.network_for(subnets)
         used = {t.ip for t in self.tasks()}
         inspect = json.loads(run(["docker", "network", "inspect", network]))[0]
         used |= {c["IPv4Address"].split("/")[0] for c in inspect.get("Containers", {}).values()}
         ip = free_address(cidr, used)
-        family_rev = taskdef["taskDefinitionArn"].rsplit("/", 1)[1].replace(":", "-")
-        name = f"lc{self.plane.scope}-ecs-{family_rev}-{secrets.token_hex(3)}"
         volumes = {v["name"] for v in taskdef.get("volumes", []) if not v.get("host", {}).get("sourcePath")}
         flags = ["--name", name, "--network", network, "--ip", ip, "--hostname", "ip-" + ip.replace(".", "-")]
         flags += ["--add-host", f"{EMULATOR_HOSTNAME}:{gateway}", *self.database_hosts(gateway)]
@@ -268,36 +252,45 @@ class Ecs:
                 f"{ECS_LABEL}.started": f"{time.time():.0f}",
             }
         )
-        env_dir = self.run_dir / "env"
+        # A service task that exits is replaced by the scheduler: the restart policy stands in for it.
+        argv = ["docker", "run", *(["--detach", "--restart", "on-failure"] if detach else ["--rm"]), *flags]
+        argv += [container["image"], *(command if command is not None else list(container.get("command") or []))]
+        return argv, ip, self.container_env(container)
+
+    def start(
+        self,
+        taskdef: dict[str, Any],
+        subnets: list[str],
+        *,
+        service: str,
+        container_name: str = "",
+        command: list[str] | None = None,
+        detach: bool = True,
+    ) -> tuple[str, str, int]:
+        """Run a task's container; return (container name, ip, exit code when not detached)."""
+        family_rev = taskdef["taskDefinitionArn"].rsplit("/", 1)[1].replace(":", "-")
+        name = f"lc{self.plane.scope}-ecs-{family_rev}-{secrets.token_hex(3)}"
+        argv, ip, env = self.docker_argv(
+            taskdef, subnets, service=service, name=name, container_name=container_name, command=command, detach=detach
+        )
+        env_dir = self.plane.run_dir / "env"
         env_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         env_file = env_dir / f"{name}.env"
         fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            for key, value in self.container_env(container).items():
-                out.write(f"{key}={value}\n")
-        # A service task that exits is replaced by the scheduler: the restart policy stands in for it.
-        argv = [
-            "docker",
-            "run",
-            *(["--detach", "--restart", "on-failure"] if detach else ["--rm"]),
-            "--env-file",
-            str(env_file),
-            *flags,
-            container["image"],
-        ]
-        argv += command if command is not None else list(container.get("command") or [])
+            out.writelines(f"{key}={value}\n" for key, value in env.items())
+        argv[2:2] = ["--env-file", str(env_file)]
         try:
             if detach:
                 run(argv)
                 return name, ip, 0
             proc = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
             if proc.returncode != 0:
-                sys.stderr.write(proc.stdout[-2000:] + proc.stderr[-2000:])
+                LOG.warning("task %s exited %d: %s", name, proc.returncode, (proc.stdout + proc.stderr)[-2000:])
             return name, ip, proc.returncode
         finally:
             env_file.unlink(missing_ok=True)
 
-    # -- health ----------------------------------------------------------------
     def healthy(self, task: Task, health_url: str | None) -> bool | None:
         """True healthy, False failed for good, None not yet."""
         state = json.loads(run(["docker", "inspect", "--format", "{{json .State}}", task.container]))
@@ -314,9 +307,9 @@ class Ecs:
                 return None
         return True if health in ("healthy", None) else None
 
-    def wait_healthy(self, tasks: list[Task], health_url: str | None) -> str:
+    def wait_healthy(self, tasks: list[Task], health_url: str | None, timeout: float) -> str:
         """'' when every task is healthy, else why not (a container log tail)."""
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + timeout
         pending = list(tasks)
         while pending:
             for task in list(pending):
@@ -333,212 +326,281 @@ class Ecs:
                     tail = (logs.stdout + logs.stderr).strip()[-600:]
                     return f"task {task.container} stopped or failed its health check: {tail}"
             if pending and time.monotonic() > deadline:
-                return f"tasks {', '.join(t.container for t in pending)} not healthy within {self.timeout:.0f}s"
+                return f"tasks {', '.join(t.container for t in pending)} failed the health check for {timeout:.0f}s"
             if pending:
-                time.sleep(1)
+                time.sleep(0.5)
         return ""
 
-    # -- listener ----------------------------------------------------------------
-    def alb_state_file(self, target_group: str) -> Path:
-        return self.run_dir / f"alb-{target_group}.json"
-
-    def alb_pid_file(self) -> Path:
-        return self.run_dir / f"alb-{self.listen_port}.pid"
-
-    def alb_pid(self) -> int | None:
-        return live_pid(self.alb_pid_file(), b"localcloud.alb")
-
-    def write_targets(self, target_group: str, targets: list[str], health_path: str) -> None:
-        path = self.alb_state_file(target_group)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        wanted = {"targets": sorted(targets), "healthy": sorted(targets), "health_path": health_path}
-        current = json.loads(path.read_text()) if path.exists() else None
-        if current != wanted:
-            path.write_text(json.dumps(wanted) + "\n")
-            self.changed(f"listener targets of {target_group}: {', '.join(sorted(targets)) or 'none'}")
-
-    def ensure_listener(self, target_group: str) -> None:
-        if self.listen_port <= 0 or self.alb_pid() is not None:
-            return
-        pid = spawn(
-            "localcloud.alb",
-            ["127.0.0.1", str(self.listen_port), str(self.alb_state_file(target_group))],
-            self.alb_pid_file(),
-            f"the local listener on 127.0.0.1:{self.listen_port}",
-            settle=0.5,
-        )
-        self.changed(f"listener http://127.0.0.1:{self.listen_port} for {target_group} (pid {pid})")
-
-    def register_targets(self, tg_arn: str, port: int, ips: list[str]) -> None:
-        elb = self.client("elbv2")
-        current = {
-            d["Target"]["Id"] for d in elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
-        }
-        if stale := sorted(current - set(ips)):
-            elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": ip, "Port": port} for ip in stale])
-        if new := sorted(set(ips) - current):
-            elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": ip, "Port": port} for ip in new])
-
-    # -- verbs -------------------------------------------------------------------
     def stop(self, tasks: list[Task], why: str) -> None:
         for task in tasks:
-            run(["docker", "rm", "-f", task.container])
+            run(["docker", "rm", "-f", task.container], check=False)
             self.changed(f"stopped task {task.container} ({why})")
 
-    def sync_service(self, svc: dict[str, Any]) -> str:
-        """Reconcile one service; return '' or the reason its deployment failed."""
-        ecs = self.client("ecs")
-        name = svc["serviceName"]
+    def down(self) -> list[str]:
+        """Stop the cluster's tasks; without a cluster, every task of the local cloud."""
+        self.stop(self.tasks(), "teardown")
+        return self.changes
+
+
+# --------------------------------------------------------------------------- the scheduler
+
+
+@dataclass(frozen=True)
+class ServiceKey:
+    account: str
+    region: str
+    cluster: str
+    name: str
+
+
+class ServiceWorker(threading.Thread):
+    """Keeps one service's tasks as its deployments say, until the service is deleted."""
+
+    def __init__(self, scheduler: Scheduler, key: ServiceKey) -> None:
+        super().__init__(name=f"ecs-{key.cluster}-{key.name}", daemon=True)
+        self.scheduler = scheduler
+        self.key = key
+        self.wake = threading.Event()
+        self.wake.set()
+
+    def run(self) -> None:
+        while not self.scheduler.stopping.is_set():
+            self.wake.wait(timeout=10)
+            self.wake.clear()
+            if self.scheduler.stopping.is_set():
+                return
+            try:
+                if not self.reconcile():
+                    return
+            except Exception:
+                LOG.exception("service %s: reconcile failed; retrying", self.key.name)
+                time.sleep(2)
+                self.wake.set()
+
+    # -- model ---------------------------------------------------------------
+    def describe(self) -> dict[str, Any] | None:
+        ecs = self.scheduler.plane(self.key.region)._client("ecs")
+        found = ecs.describe_services(cluster=self.key.cluster, services=[self.key.name])["services"]
+        return found[0] if found else None
+
+    def update(self, change: Any) -> None:
+        """Apply ``change(svc)`` to moto's service under the shared lock."""
+        with models.LOCK:
+            svc = models.service(self.key.account, self.key.region, self.key.cluster, self.key.name)
+            if svc is not None:
+                change(svc)
+
+    # -- reconcile -----------------------------------------------------------
+    def reconcile(self) -> bool:
+        """One pass; False when the service is gone (its tasks stopped)."""
+        ecs = Ecs(self.scheduler.plane(self.key.region), self.key.cluster)
+        svc = self.describe()
+        mine = [t for t in ecs.tasks() if t.service == self.key.name]
+        if svc is None or svc.get("status") != "ACTIVE":
+            ecs.stop(mine, "service deleted")
+            self.scheduler.targets_changed(self.key.region)
+            return False
         wanted_td = svc["taskDefinition"]
-        mine = [t for t in self.tasks() if t.service == name]
-        dead = [t for t in mine if t.state != "running"]
-        self.stop(dead, "exited; the service replaces it")
-        current = [t for t in mine if t.state == "running" and t.task_definition == wanted_td]
-        old = [t for t in mine if t.state == "running" and t.task_definition != wanted_td]
-        taskdef = ecs.describe_task_definition(taskDefinition=wanted_td)["taskDefinition"]
-        subnets = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("subnets", [])
-        lbs = svc.get("loadBalancers", [])
-        health_url = None
-        tg: dict[str, Any] = {}
-        if lbs:
-            tg = self.client("elbv2").describe_target_groups(TargetGroupArns=[lbs[0]["targetGroupArn"]])[
-                "TargetGroups"
-            ][0]
-            health_url = f"http://{{ip}}:{lbs[0]['containerPort']}{tg.get('HealthCheckPath', '/')}"
         desired = int(svc["desiredCount"])
+        ecs.stop([t for t in mine if t.state not in ("running", "restarting")], "exited; the service replaces it")
+        current = [t for t in mine if t.state in ("running", "restarting") and t.task_definition == wanted_td]
+        old = [t for t in mine if t.state in ("running", "restarting") and t.task_definition != wanted_td]
+        lbs = svc.get("loadBalancers", [])
+        health_url, verdict_after = self.health_rule(svc, lbs)
         if len(current) > desired:
-            self.stop(current[desired:], f"scale in to {desired}")
+            ecs.stop(current[desired:], f"scale in to {desired}")
             current = current[:desired]
         if len(current) < desired:
+            taskdef = ecs.client("ecs").describe_task_definition(taskDefinition=wanted_td)["taskDefinition"]
+            subnets = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("subnets", [])
             started = []
             for _ in range(desired - len(current)):
-                cname, ip, _rc = self.docker_run(taskdef, subnets, service=name)
-                started.append(Task(cname, name, wanted_td, ip, "running", time.time()))
-                self.changed(f"started task {cname} of {wanted_td.rsplit('/', 1)[1]} at {ip}")
-            failure = self.wait_healthy(started, health_url)
+                name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name)
+                started.append(Task(name, self.key.name, wanted_td, ip, "running", time.time()))
+                ecs.changed(f"started task {name} of {wanted_td.rsplit('/', 1)[1]} at {ip}")
+            # ECS counts a task as running once its container runs, before the load balancer finds it
+            # healthy: counts alone never prove a rollout done (its rolloutState does).
+            self.update(lambda s: self.counts(s, len(current) + len(started), len(old)))
+            failure = ecs.wait_healthy(started, health_url, verdict_after)
             if failure:
-                self.stop(started, "failed deployment")
-                if old:
-                    previous = old[0].task_definition
-                    ecs.update_service(cluster=self.cluster, service=name, taskDefinition=previous)
-                    self.changed(f"rolled {name} back to {previous.rsplit('/', 1)[1]}")
-                    return (
-                        f"deployment of {wanted_td.rsplit('/', 1)[1]} to {name} failed ({failure}); "
-                        f"rolled back to {previous.rsplit('/', 1)[1]}, which keeps serving"
-                    )
-                return f"deployment of {wanted_td.rsplit('/', 1)[1]} to {name} failed: {failure}"
+                ecs.stop(started, "failed its health check")
+                self.update(lambda s: self.counts(s, len(current), len(old)))
+                self.failed(svc, old, failure, len(started))
+                return True
             current += started
         if lbs:
-            ips = [t.ip for t in current]
-            self.write_targets(
-                tg["TargetGroupName"], [f"{ip}:{lbs[0]['containerPort']}" for ip in ips], tg.get("HealthCheckPath", "/")
-            )
-            self.register_targets(lbs[0]["targetGroupArn"], int(lbs[0]["containerPort"]), ips)
-            self.ensure_listener(tg["TargetGroupName"])
-            if old:
-                time.sleep(1)  # the listener re-reads its targets before the old tasks go
-        self.stop(old, "replaced by the new revision")
-        return ""
+            self.scheduler.register_targets(self.key.region, lbs[0], [t.ip for t in current])
+        ecs.stop(old, "replaced by the new revision")
+        self.update(lambda s: self.completed(s, len(current)))
+        return True
 
-    def sync(self) -> list[str]:
-        ecs = self.client("ecs")
-        arns = [
-            a for page in ecs.get_paginator("list_services").paginate(cluster=self.cluster) for a in page["serviceArns"]
+    def health_rule(self, svc: dict[str, Any], lbs: list[dict[str, Any]]) -> tuple[str | None, float]:
+        """The health URL of a service behind a target group, and how long a task gets to pass:
+        the grace period, then the target group's unhealthy threshold of intervals (scaled)."""
+        if not lbs:
+            return None, timing.scaled(120, floor=30)
+        elb = self.scheduler.plane(self.key.region)._client("elbv2")
+        tg = elb.describe_target_groups(TargetGroupArns=[lbs[0]["targetGroupArn"]])["TargetGroups"][0]
+        url = f"http://{{ip}}:{lbs[0]['containerPort']}{tg.get('HealthCheckPath', '/')}"
+        grace = float(svc.get("healthCheckGracePeriodSeconds") or 0)
+        window = grace + float(tg.get("HealthCheckIntervalSeconds", 30)) * int(tg.get("UnhealthyThresholdCount", 2))
+        return url, timing.scaled(window, floor=10)
+
+    @staticmethod
+    def counts(svc: Any, running: int, others: int) -> None:
+        """``running`` tasks of the PRIMARY deployment, ``others`` of the older ones."""
+        deployment = models.primary(svc)
+        if deployment is not None:
+            pending = max(svc.desired_count - running, 0)
+            deployment.update(runningCount=running, pendingCount=pending, desiredCount=svc.desired_count)
+            deployment["updatedAt"] = models.now()
+        svc.running_count = running + others
+        svc.pending_count = max(svc.desired_count - running, 0)
+
+    def completed(self, svc: Any, running: int) -> None:
+        deployment = models.primary(svc)
+        was_done = deployment is not None and deployment.get("rolloutState") == "COMPLETED"
+        if deployment is not None:
+            deployment.update(runningCount=running, pendingCount=0, desiredCount=svc.desired_count)
+            if not was_done:
+                deployment["rolloutState"] = "COMPLETED"
+                deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} completed."
+                deployment["updatedAt"] = models.now()
+        # Drained deployments leave the list, as on AWS (a failed one after a short while, so a
+        # client polling the rollout can see it).
+        svc.deployments = [
+            d
+            for d in svc.deployments
+            if d.get("status") == "PRIMARY"
+            or (d.get("rolloutState") == "FAILED" and (models.now() - d["updatedAt"]).total_seconds() < 30)
         ]
-        services = ecs.describe_services(cluster=self.cluster, services=arns)["services"] if arns else []
-        services = [s for s in services if s.get("status") == "ACTIVE"]
-        failures = [f for f in (self.sync_service(s) for s in services) if f]
-        wanted = {s["serviceName"] for s in services}
-        self.stop([t for t in self.tasks() if t.service not in wanted and t.service], "service deleted")
-        if not any(s.get("loadBalancers") for s in services):
-            self.stop_listener()
-        if failures:
-            raise DeploymentFailed("; ".join(failures))
-        return self.changes
+        svc.running_count = running
+        svc.pending_count = 0
+        if not was_done:
+            models.event(svc, "has reached a steady state.")
 
-    def stop_listener(self, pid_file: Path | None = None) -> None:
-        """Stop this cluster's listener (or the one ``pid_file`` names)."""
-        pid_file = pid_file or self.alb_pid_file()
-        pid = live_pid(pid_file, b"localcloud.alb")
-        if pid is not None:
-            os.killpg(pid, signal.SIGTERM)
-            self.changed(f"stopped listener 127.0.0.1:{pid_file.stem.split('-', 1)[1]} (pid {pid})")
-        pid_file.unlink(missing_ok=True)
+    def failed(self, svc: dict[str, Any], old: list[Task], failure: str, failed_tasks: int) -> None:
+        """The new tasks failed: with the circuit breaker, roll back to the revision still running."""
+        breaker = (svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+        previous = old[0].task_definition if old else ""
 
-    def run_task(self, task_definition: str, container: str, command: list[str], subnets: list[str]) -> int:
-        taskdef = self.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
-        name, _ip, code = self.docker_run(
-            taskdef, subnets, service="", command=command, detach=False, container_name=container
-        )
-        print(
-            f"changed: one-off task {name} ({task_definition.rsplit('/', 1)[1]} {' '.join(command)}) exited {code}",
-            flush=True,
-        )
-        return code
+        def change(model: Any) -> None:
+            deployment = models.primary(model)
+            if deployment is None:
+                return
+            deployment["failedTasks"] = int(deployment.get("failedTasks", 0)) + failed_tasks
+            deployment["updatedAt"] = models.now()
+            if not breaker.get("enable"):
+                models.event(model, f"task failed to start: {failure[:300]}")
+                return
+            deployment["rolloutState"] = "FAILED"
+            deployment["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+            models.event(model, f"deployment {deployment['id']} failed: tasks failed to start. {failure[:300]}")
+            if breaker.get("rollback") and previous:
+                model.task_definition = previous
+                rollback = models.start_deployment(
+                    model,
+                    reason="ECS deployment circuit breaker: rolling back to the revision before "
+                    f"deployment {deployment['id']}.",
+                )
+                deployment["status"] = "ACTIVE"
+                models.event(model, f"rolling back to {previous.rsplit('/', 1)[1]} (deployment {rollback['id']}).")
 
-    def down(self) -> list[str]:
-        """Stop the cluster's tasks and its listener; without a cluster, every task and listener
-        of the emulator (what an interrupted run left, too)."""
-        self.stop(self.tasks(), "teardown")
-        if self.cluster:
-            self.stop_listener()
+        self.update(change)
+        LOG.warning("service %s: deployment failed: %s", self.key.name, failure)
+        if breaker.get("enable") and breaker.get("rollback") and previous:
+            self.wake.set()  # converge on the rollback deployment at once
         else:
-            for pid_file in sorted(self.run_dir.glob("alb-*.pid")) if self.run_dir.is_dir() else []:
-                self.stop_listener(pid_file)
-        for state in self.run_dir.glob("alb-*.json") if self.run_dir.is_dir() else []:
-            state.unlink()
-        return self.changes
+            time.sleep(timing.scaled(30, floor=2))  # ECS retries failed tasks, not in a tight loop
+            self.wake.set()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m localcloud.ecs",
-        epilog="run-task: the command override follows --",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("action", choices=["push", "sync", "run-task", "down"])
-    parser.add_argument("--endpoint", default="", help="emulator URL (default: from LOCALCLOUD_PORT)")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "eu-west-1"))
-    parser.add_argument("--project", default="resume")
-    parser.add_argument("--cluster", default="", help="ECS cluster name (sync, run-task, down)")
-    parser.add_argument("--listen-port", type=int, default=0, help="local port of the ALB's stand-in (sync, down)")
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds new tasks get to become healthy (sync)")
-    parser.add_argument("--repository", default="", help="ECR repository name (push)")
-    parser.add_argument("--image", default="", help="local image to push (push)")
-    parser.add_argument("--tag", default="", help="image tag (push)")
-    parser.add_argument("--task-definition", default="", help="family:revision or ARN (run-task)")
-    parser.add_argument("--container", default="", help="container name (run-task)")
-    parser.add_argument("--subnets", default="", help="comma-separated subnet ids (run-task)")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[argv.index("--") + 1 :] if "--" in argv else []
-    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
-    args.command = command
-    state_dir = Path(os.environ.get("LOCALCLOUD_DATAPLANE_DIR", ROOT / ".state" / "dataplane"))
-    try:
-        endpoint = args.endpoint or Emulator.from_env(ROOT).endpoint
-        plane = DataPlane(endpoint=endpoint.rstrip("/"), region=args.region, project=args.project, state_dir=state_dir)
-        if args.action == "push":
-            print(push(plane, args.repository, args.image, args.tag))
-            return 0
-        ecs = Ecs(plane, args.cluster, listen_port=args.listen_port, timeout=args.timeout)
-        if args.action == "sync":
-            ecs.sync()
-        elif args.action == "run-task":
-            return ecs.run_task(
-                args.task_definition, args.container, args.command, [s for s in args.subnets.split(",") if s]
+class Scheduler:
+    """The ECS scheduler and the one-off task runner of one local cloud."""
+
+    def __init__(self, controller: Any) -> None:
+        self.controller = controller
+        self.stopping = threading.Event()
+        self.workers: dict[ServiceKey, ServiceWorker] = {}
+        self.lock = threading.Lock()
+
+    def plane(self, region: str) -> DataPlane:
+        return self.controller.plane(region)
+
+    def service_changed(self, key: ServiceKey) -> None:
+        with self.lock:
+            worker = self.workers.get(key)
+            if worker is None or not worker.is_alive():
+                worker = ServiceWorker(self, key)
+                self.workers[key] = worker
+                worker.start()
+            worker.wake.set()
+
+    def sweep(self) -> None:
+        """Wake every worker: crashed tasks are replaced, deleted services cleaned up."""
+        with self.lock:
+            for worker in self.workers.values():
+                worker.wake.set()
+
+    def register_targets(self, region: str, lb: dict[str, Any], ips: list[str]) -> None:
+        """Point the service's target group at exactly these task IPs, then let the listener follow."""
+        elb = self.plane(region)._client("elbv2")
+        arn, port = lb["targetGroupArn"], int(lb["containerPort"])
+        current = {
+            d["Target"]["Id"] for d in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        }
+        if new := sorted(set(ips) - current):
+            elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": port} for ip in new])
+            self.targets_changed(region, wait=True)
+        if stale := sorted(current - set(ips)):
+            elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": port} for ip in stale])
+            self.targets_changed(region, wait=True)
+
+    def targets_changed(self, region: str, *, wait: bool = False) -> None:
+        self.controller.balancers_changed(region, wait=wait)
+
+    def run_tasks(self, account: str, region: str, cluster: str, arns: list[str], params: dict[str, Any]) -> None:
+        for arn in arns:
+            threading.Thread(
+                target=self.one_off, args=(account, region, cluster, arn, params), name=f"task-{arn[-8:]}", daemon=True
+            ).start()
+
+    def one_off(self, account: str, region: str, cluster: str, arn: str, params: dict[str, Any]) -> None:
+        """Run a RunTask task's container to its end; DescribeTasks follows it."""
+        ecs = Ecs(self.plane(region), cluster.rsplit("/", 1)[-1])
+
+        def status(value: str, **kwargs: Any) -> None:
+            with models.LOCK:
+                tsk = models.task(account, region, cluster, arn)
+                if tsk is not None:
+                    models.set_task_status(tsk, value, **kwargs)
+
+        try:
+            taskdef = ecs.client("ecs").describe_task_definition(taskDefinition=params["taskDefinition"])[
+                "taskDefinition"
+            ]
+            subnets = params.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("subnets", [])
+            overrides = (params.get("overrides") or {}).get("containerOverrides") or [{}]
+            override = overrides[0]
+            status("PENDING")
+            status("RUNNING")
+            _name, _ip, code = ecs.start(
+                taskdef,
+                subnets,
+                service="",
+                container_name=override.get("name", ""),
+                command=override.get("command"),
+                detach=False,
             )
-        else:
-            ecs.down()
-        print(f"localcloud ecs {args.action}: {len(ecs.changes)} change(s)")
-    except DeploymentFailed as exc:
-        print(f"failed: {exc}", flush=True)
-        print(f"localcloud ecs: {exc}", file=sys.stderr)
-        return ROLLED_BACK
-    except LocalCloudError as exc:
-        print(f"localcloud ecs: {exc}", file=sys.stderr)
-        return 2
-    return 0
+            status("STOPPED", exit_code=code, reason="Essential container in task exited")
+            LOG.info("one-off task %s exited %d", arn.rsplit("/", 1)[-1], code)
+        except Exception as exc:
+            LOG.exception("one-off task %s could not run", arn)
+            status("STOPPED", exit_code=1, reason=f"CannotStartContainerError: {str(exc)[:200]}")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.sweep()
 
 
 def push(plane: DataPlane, repository: str, image: str, tag: str) -> str:
@@ -576,7 +638,3 @@ def push(plane: DataPlane, repository: str, image: str, tag: str) -> str:
         ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
         messages.append(f"changed: recorded {target} in ECR (image {info['Id']})")
     return "\n".join(messages) or f"ok: {target} already in ECR"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

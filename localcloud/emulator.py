@@ -1,4 +1,5 @@
-"""Start, stop and health-check the moto server that emulates the AWS control plane."""
+"""Start, stop and health-check the local cloud's server (``localcloud.server``: the moto emulator
+and the controller that follows it, in one process)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ class Emulator:
         except ProcessLookupError:
             return None
         cmdline = Path(f"/proc/{pid}/cmdline")
-        if cmdline.exists() and b"moto" not in cmdline.read_bytes():
+        if cmdline.exists() and b"localcloud.server" not in cmdline.read_bytes():
             return None  # the PID was recycled by an unrelated process
         return pid
 
@@ -94,27 +95,27 @@ class Emulator:
                 "local cloud; stop it or choose another port with LOCALCLOUD_PORT=<port>"
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        moto = Path(sys.executable).with_name("moto_server")
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                [str(moto), "-H", self.host, "-p", str(self.port)],
+                [sys.executable, "-m", "localcloud.server", "--host", self.host, "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                cwd=Path(__file__).resolve().parent.parent,  # the project root, where the package is
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise LocalCloudError(f"moto server exited with code {proc.returncode}; see {self.log_file}")
+                raise LocalCloudError(f"local cloud server exited with code {proc.returncode}; see {self.log_file}")
             if self.healthy():
                 return f"local cloud started at {self.endpoint} (pid {proc.pid})"
             time.sleep(0.2)
         self._terminate(proc.pid)
-        raise LocalCloudError(f"moto server did not answer within {timeout:.0f}s; see {self.log_file}")
+        raise LocalCloudError(f"local cloud server did not answer within {timeout:.0f}s; see {self.log_file}")
 
     def stop(self) -> str:
         pid = self.pid()

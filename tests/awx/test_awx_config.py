@@ -139,7 +139,7 @@ def test_workflow_runs_provision_configure_deploy_with_a_failure_path_from_each(
             for target in node.get("related", {}).get(edge, []):
                 assert target["identifier"] in nodes, f"{node['identifier']} -> {target}"
     chain = [node_playbook(data, i) for i in workflow_order(data)]
-    assert chain[:3] == ["playbooks/provision_and_outputs.yml", "playbooks/configure.yml", "playbooks/deploy.yml"]
+    assert chain[:3] == ["playbooks/provision.yml", "playbooks/configure.yml", "playbooks/deploy.yml"]
     report = node_playbook(data, "report-failure")
     for step in ("provision", "configure", "deploy"):
         assert nodes[step]["related"]["failure_nodes"] == [{"identifier": "report-failure"}]

@@ -40,8 +40,8 @@ EXTRA_VARS = {
 }
 REVISION_DATE = "2026-01-01T00:00:00+00:00"
 OUTPUTS_PARAMETER = "/resume/local/outputs"
-# What a project checkout holds that the playbooks use (the data plane's code included: the
-# bastion and database roles call `python -m localcloud sync` from the project root).
+# What a project checkout holds that the playbooks use (the local cloud's code included: on the local
+# inventory, playbooks/tasks/image.yml records the image with `python -m localcloud push`).
 PROJECT_ITEMS = [
     "ansible.cfg",
     "site.yml",
@@ -276,7 +276,7 @@ def test_workflow_job_templates_run_in_order_each_in_its_own_job_dir(controller:
     site.yml's stack). The deploy job sees no file of the provision job: it finds the stack in SSM."""
     data = awx_vars()
     playbooks = [node_playbook(data, i) for i in workflow_order(data)]
-    assert playbooks == ["playbooks/provision_and_outputs.yml", "playbooks/configure.yml", "playbooks/deploy.yml"]
+    assert playbooks == ["playbooks/provision.yml", "playbooks/configure.yml", "playbooks/deploy.yml"]
     dirs = []
     for step, playbook in enumerate(playbooks):
         name = f"workflow-{step}-{Path(playbook).stem}"

@@ -34,24 +34,23 @@ class Cloud:
         return client(service, self.endpoint)
 
 
-def _clean_data_plane(env: dict[str, str]) -> None:
-    """Remove the service tasks, listeners, test hosts, networks and forwarders of this emulator,
-    whatever an interrupted earlier session left (localcloud down goes by Docker labels)."""
+def _down(env: dict[str, str]) -> None:
+    """Stop this local cloud's server, then remove its service tasks, listeners, test hosts, networks
+    and forwarders, whatever an interrupted earlier session left (localcloud down goes by Docker labels)."""
     subprocess.run([sys.executable, "-m", "localcloud", "down"], cwd=ROOT, env=env, capture_output=True)
 
 
 def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
     env = dict(os.environ, LOCALCLOUD_PORT=str(port), LOCALCLOUD_STATE_DIR=str(ROOT / ".state" / name))
+    _down(env)  # whatever an interrupted earlier session left
     start = subprocess.run(
         [sys.executable, "-m", "localcloud", "start"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert start.returncode == 0, start.stderr
-    _clean_data_plane(env)  # whatever an interrupted earlier session left
     try:
         yield Cloud(port)
     finally:
-        _clean_data_plane(env)
-        subprocess.run([sys.executable, "-m", "localcloud", "stop"], cwd=ROOT, env=env, capture_output=True)
+        _down(env)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """playbooks/deploy.yml on the session's stack: what it creates, read back with boto3, and the service
-running for real behind the local listener (localcloud/ecs.py, localcloud/alb.py).
+running for real behind the load balancer's stand-in, under its DNS name (localcloud/ecs.py,
+localcloud/elb.py, localcloud/alb.py).
 
 The module deploys once (unless site.yml already did), then proves idempotence, a rolling update to
 a new image and the rollback of a broken one, in file order.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import threading
 import time
@@ -16,6 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +65,15 @@ def deployed(stack: Stack) -> Deployed:
     return Deployed(stack=stack, outputs=read_outputs(), first_run=first)
 
 
+# The listener serves the self-signed certificate the deploy imported into ACM (no real CA signs it).
+SELF_SIGNED = ssl._create_unverified_context()  # noqa: S323
+
+
 def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the local listener
+        with urllib.request.urlopen(req, timeout=10, context=SELF_SIGNED) as resp:  # noqa: S310 - the local listener
             raw = resp.read()
             return resp.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:
@@ -276,9 +283,19 @@ def test_alarms_on_5xx_and_unhealthy_hosts_notify_the_topic(deployed: Deployed) 
 # --------------------------------------------------------------------------- data plane
 
 
-def test_outputs_report_the_local_listener_and_it_answers(deployed: Deployed) -> None:
-    assert deployed.url.startswith("http://127.0.0.1:")
+def test_the_service_answers_https_under_the_load_balancers_dns_name(deployed: Deployed) -> None:
+    lb = deployed.client("elbv2").describe_load_balancers(Names=[f"{PREFIX}-alb"])["LoadBalancers"][0]
+    assert deployed.url == f"https://{lb['DNSName']}"
     assert http("GET", deployed.url + "/health") == (200, {"status": "ok", "failing": []})
+
+
+def test_plain_http_is_redirected_to_https_as_the_listener_says(deployed: Deployed) -> None:
+    host = deployed.url.removeprefix("https://")
+    conn = HTTPConnection(host, 80, timeout=10)
+    conn.request("GET", "/health?probe=1")
+    resp = conn.getresponse()
+    assert resp.status == 301
+    assert resp.getheader("Location") == f"https://{host}/health?probe=1"
 
 
 def test_resume_views_and_export_round_trip_through_the_listener(deployed: Deployed) -> None:
@@ -401,7 +418,7 @@ def test_a_new_image_gives_one_new_revision_and_a_rolling_update_without_downtim
     docker_tag(f"resume-service:{current_tag}", f"resume-service:{new_tag}")
     with HealthProbe(deployed.url) as probe:
         run = deployed.deploy(
-            "-e", f"app_deploy_image_tag={new_tag}", "-e", "app_deploy_build_image=false", log="deploy-new-image.log"
+            "-e", f"app_deploy_image_tag={new_tag}", "-e", "image_build=false", log="deploy-new-image.log"
         )
     assert run.returncode == 0, run.output[-3000:]
     after = {f: revisions(deployed, f) for f in (API, WORKER)}
@@ -431,7 +448,7 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
             "-e",
             f"app_deploy_image_tag={broken_tag}",
             "-e",
-            "app_deploy_build_image=false",
+            "image_build=false",
             "-e",
             "app_deploy_steady_state_timeout=40",
             log="deploy-broken-image.log",

@@ -20,7 +20,6 @@ mkdir -p "$LOG_DIR"
 # The data plane too: its test hosts, networks, DB forwarders and the PostgreSQL cluster it started.
 stop_cloud() {
   python -m localcloud down >/dev/null || true
-  python -m localcloud stop >/dev/null || true
 }
 # A fresh, empty cloud: stop what an interrupted run of this script left (only the server
 # whose PID its state folder records, and this emulator's data plane); start fails clearly if

@@ -165,8 +165,12 @@ class FakeDocker:
     def __init__(self) -> None:
         self.containers: dict[str, dict[str, str]] = {}
         self.networks: dict[str, dict[str, str]] = {}
-        self.hosts = "127.0.0.1 localhost\n"
+        self.files: dict[str, str] = {"/etc/hosts": "127.0.0.1 localhost\n"}
         self.calls: list[list[str]] = []
+
+    @property
+    def hosts(self) -> str:
+        return self.files["/etc/hosts"]
 
     def __call__(self, argv: Sequence[str], *, check: bool = True, input_text: str | None = None, **_: Any) -> str:
         args = list(argv)
@@ -184,10 +188,14 @@ class FakeDocker:
             self.containers[name] = {"Names": name, "State": "running", "Labels": ""}
         elif args[:3] == ["docker", "rm", "-f"]:
             self.containers.pop(args[-1])
+        elif args[:3] == ["docker", "network", "inspect"]:
+            return json.dumps([{"Name": name, "Containers": {}} for name in args[3:]])
         elif args[:2] == ["docker", "exec"] and args[3] == "cat":
-            return self.hosts
+            return self.files.get(args[4], "")
         elif args[:2] == ["docker", "exec"]:
-            self.hosts = input_text or ""
+            # `sh -c "cat > FILE"` or `sh -c "umask ... && cat > FILE.tmp && mv FILE.tmp FILE"`
+            target = args[-1].split("cat > ", 1)[1].split()[0].removesuffix(".tmp")
+            self.files[target] = input_text or ""
         return ""
 
 
@@ -202,11 +210,20 @@ def test_sync_creates_the_test_host_once_then_reports_no_change(
     monkeypatch.setattr(plane, "desired_databases", list)
     monkeypatch.setattr(plane, "ensure_proxy", lambda *a: None)
     changes = plane.sync(image="img:1")
-    assert [c.split()[0] for c in changes] == ["network", "test", "/etc/hosts"]
+    assert [c.split()[0] for c in changes] == [
+        "network",
+        "test",
+        "/etc/hosts",
+        "/etc/environment",
+        "/etc/sudoers.d/localcloud-instance-role",
+    ]
     run = next(c for c in docker.calls if c[:2] == ["docker", "run"])
     assert run[run.index("--ip") + 1] == "10.40.128.4"
     assert "LOCALCLOUD_SSH_PUBLIC_KEY=ssh-ed25519 AAAA k" in run
     assert "aws.localcloud.internal" in docker.hosts
+    # What the instance role and the regional endpoint give an EC2 instance's AWS CLI, sudo included.
+    assert "AWS_ENDPOINT_URL=http://aws.localcloud.internal:5999" in docker.files["/etc/environment"]
+    assert "AWS_ENDPOINT_URL" in docker.files["/etc/sudoers.d/localcloud-instance-role"]
 
     again = _plane("http://127.0.0.1:5999", tmp_path)
     monkeypatch.setattr(again, "desired_instances", lambda: [inst])

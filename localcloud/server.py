@@ -1,0 +1,187 @@
+"""``python -m localcloud serve``: the local cloud's one endpoint, as Ansible, boto3 and the AWS CLI see it.
+
+One process holds the moto emulator (the AWS control plane, in memory) behind a thin WSGI layer that
+sees every API call, and the controller (``localcloud.controller``) that makes what the emulator
+records real on this machine: instances as test hosts, databases on PostgreSQL, ECS services and
+one-off tasks as containers, load balancers as local listeners. The layer only reads the calls and,
+after moto has answered, tells the controller what changed; where ECS state moves on its own on AWS
+(a deployment in progress, a task that stops), the controller writes it into moto's models, because
+the API has no call for it. Nothing in ``roles/`` knows any of this exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+LOG = logging.getLogger("localcloud")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One AWS API request: the signing service, region, action and parameters."""
+
+    service: str
+    region: str
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+    access_key: str = ""
+
+
+def classify(environ: dict[str, Any], body: bytes) -> ApiCall:
+    """The call a request makes: service and region from the SigV4 credential scope, the action from
+    ``X-Amz-Target`` (JSON protocols) or ``Action`` (query protocol), the parameters from the body."""
+    service = region = access_key = ""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].strip()
+        parts = scope.split("/")
+        if len(parts) == 5:
+            access_key, _, region, service, _ = parts
+    params: dict[str, Any] = {}
+    action = ""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        action = target.rsplit(".", 1)[-1]
+        try:
+            loaded = json.loads(body or b"{}")
+            params = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            params = {}
+    else:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            query.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
+        params = {key: values[0] for key, values in query.items()}
+        action = str(params.get("Action", ""))
+    return ApiCall(service=service, region=region, action=action, params=params, access_key=access_key)
+
+
+class LocalCloudApp:
+    """moto's WSGI application, with the controller told of every successful call after moto answered."""
+
+    def __init__(self, inner: WsgiApp, observer: Callable[[ApiCall, int, bytes], None]) -> None:
+        self.inner = inner
+        self.observer = observer
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        status: list[int] = [0]
+
+        def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = int(code.split(" ", 1)[0])
+            return start_response(code, headers, exc_info)
+
+        # Drain moto's answer first: the observer must see the state after the call, and a model it
+        # corrects must be corrected before the client's next call can read it.
+        chunks = list(self.inner(environ, capture))
+        call = classify(environ, body)
+        if call.action and 200 <= status[0] < 300:
+            try:
+                self.observer(call, status[0], b"".join(chunks))
+            except Exception:  # a data-plane bug must never fail the API call itself
+                LOG.exception("localcloud: observing %s.%s failed", call.service, call.action)
+        return chunks
+
+
+def patch_moto() -> None:
+    """Where moto departs from AWS in ways the controller cannot correct after the fact."""
+    from moto.ecs import models as ecs_models
+    from moto.moto_api import state_manager
+
+    # Tasks: the controller moves them (PROVISIONING .. RUNNING .. STOPPED) as their containers
+    # start and stop; moto would otherwise report every task STOPPED at its first DescribeTasks.
+    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
+
+    original = ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def requirements(task_definition: Any) -> dict[str, Any]:
+        # Fargate task definitions size the task, not each container: moto adds None and fails RunTask.
+        try:
+            return dict(original(task_definition))
+        except TypeError:
+            return {
+                "CPU": int(task_definition.cpu or 0),
+                "MEMORY": int(task_definition.memory or 0),
+                "PORTS": [],
+                "PORTS_UDP": [],
+            }
+
+    ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)  # type: ignore[method-assign]
+
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    # An ENI in a VPC without DNS host names has no private DNS name: moto leaves the attribute
+    # unset and RunTask (awsvpc) fails on it.
+    NetworkInterface.private_dns_name = None  # type: ignore[attr-defined]
+
+    from moto.elbv2 import models as elbv2_models
+
+    create_load_balancer = elbv2_models.ELBv2Backend.create_load_balancer
+
+    def named_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # AWS names a load balancer <name>-<digits>.<region>.elb.amazonaws.com; moto always uses
+        # "-1", so two local clouds holding the same stack would share a name (localcloud.elb maps it).
+        lb = create_load_balancer(self, *args, **kwargs)
+        if lb.dns_name.startswith(f"{lb.name}-1."):
+            lb.dns_name = f"{lb.name}-{secrets.randbelow(9 * 10**9) + 10**9}.{self.region_name}.elb.amazonaws.com"
+        return lb
+
+    elbv2_models.ELBv2Backend.create_load_balancer = named_load_balancer  # type: ignore[method-assign]
+
+
+def serve(host: str, port: int) -> None:
+    """Run the endpoint and the controller until SIGTERM or SIGINT."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    from localcloud.controller import Controller
+
+    patch_moto()
+    endpoint = f"http://{host}:{port}"
+    controller = Controller(endpoint=endpoint)
+    app = LocalCloudApp(DomainDispatcherApplication(create_backend_app), controller.observe)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+    def stop(signum: int, _frame: Any) -> None:
+        LOG.info("localcloud: signal %d, stopping", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    controller.start()
+    LOG.info("localcloud: serving %s (pid %d)", endpoint, os.getpid())
+    try:
+        server.serve_forever()
+    finally:
+        controller.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud.server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s", stream=sys.stderr)
+    # The request log of werkzeug is one line per API call: useful when a run needs reading.
+    serve(args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

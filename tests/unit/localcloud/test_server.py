@@ -1,0 +1,235 @@
+"""The local cloud's API layer (localcloud/server.py) and the model corrections the controller makes
+after a call (localcloud/controller.py, localcloud/models.py), on an in-process server with the
+controller's workers replaced by a recorder: no container starts here (test_controller_docker.py)."""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+from moto.ecs import models as ecs_models
+from moto.elbv2 import models as elbv2_models
+from moto.moto_api import state_manager
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from localcloud import server
+from localcloud.controller import Controller
+from localcloud.ecs import ServiceKey
+from tests.integration.helpers import client
+
+AUTH = "AWS4-HMAC-SHA256 Credential=testing/20261129/eu-west-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+
+
+def test_a_json_protocol_call_is_read_from_the_target_header_and_the_body() -> None:
+    environ = {
+        "HTTP_AUTHORIZATION": AUTH.format(service="ecs"),
+        "HTTP_X_AMZ_TARGET": "AmazonEC2ContainerServiceV20141113.UpdateService",
+    }
+    call = server.classify(environ, b'{"cluster": "c", "service": "s", "desiredCount": 2}')
+    assert (call.service, call.region, call.action, call.access_key) == ("ecs", "eu-west-1", "UpdateService", "testing")
+    assert call.params == {"cluster": "c", "service": "s", "desiredCount": 2}
+
+
+def test_a_query_protocol_call_is_read_from_the_form_body() -> None:
+    environ = {
+        "HTTP_AUTHORIZATION": AUTH.format(service="elasticloadbalancing"),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
+    }
+    call = server.classify(environ, b"Action=CreateLoadBalancer&Name=web&Version=2015-12-01")
+    assert (call.service, call.action, call.params["Name"]) == ("elasticloadbalancing", "CreateLoadBalancer", "web")
+
+
+def test_an_unsigned_call_names_no_service() -> None:
+    assert server.classify({}, b"").service == ""
+
+
+def _app(status: str, observed: list[tuple[str, int]], fail: bool = False) -> server.LocalCloudApp:
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        assert environ["wsgi.input"].read() == b'{"a": 1}'  # the body is still there for moto
+        start_response(status, [])
+        return [b"{}"]
+
+    def observer(call: server.ApiCall, code: int, body: bytes) -> None:
+        if fail:
+            raise RuntimeError("data plane bug")
+        observed.append((call.action, code))
+
+    return server.LocalCloudApp(inner, observer)
+
+
+def _environ() -> dict[str, Any]:
+    return {
+        "HTTP_AUTHORIZATION": AUTH.format(service="ecs"),
+        "HTTP_X_AMZ_TARGET": "X.RunTask",
+        "CONTENT_LENGTH": "8",
+        "wsgi.input": io.BytesIO(b'{"a": 1}'),
+    }
+
+
+def test_the_controller_sees_a_call_only_after_moto_answered_it_successfully() -> None:
+    observed: list[tuple[str, int]] = []
+    assert _app("200 OK", observed)(_environ(), lambda *a: None) == [b"{}"]
+    assert observed == [("RunTask", 200)]
+    _app("400 Bad Request", observed)(_environ(), lambda *a: None)
+    assert observed == [("RunTask", 200)]
+
+
+def test_a_failing_observer_never_fails_the_api_call() -> None:
+    assert _app("200 OK", [], fail=True)(_environ(), lambda *a: None) == [b"{}"]
+
+
+# --------------------------------------------------------------------------- on a real server
+
+
+class Recorder:
+    """Stands in for the ECS scheduler: records what the controller hands it."""
+
+    def __init__(self) -> None:
+        self.services: list[ServiceKey] = []
+        self.tasks: list[str] = []
+
+    def service_changed(self, key: ServiceKey) -> None:
+        self.services.append(key)
+
+    def run_tasks(self, account: str, region: str, cluster: str, arns: list[str], params: dict[str, Any]) -> None:
+        self.tasks += arns
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Recorder]]:
+    patched = [
+        (ecs_models.EC2ContainerServiceBackend, "_calculate_task_resource_requirements"),
+        (elbv2_models.ELBv2Backend, "create_load_balancer"),
+    ]
+    saved = [(owner, name, owner.__dict__[name]) for owner, name in patched]
+    server.patch_moto()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    controller = Controller(endpoint=url, state_dir=Path(tmp_path_factory.mktemp("dataplane")))
+    recorder = Recorder()
+    controller.scheduler = recorder  # type: ignore[assignment]
+    app = server.LocalCloudApp(DomainDispatcherApplication(create_backend_app), controller.observe)
+    httpd = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield url, recorder
+    httpd.shutdown()
+    for owner, name, original in saved:
+        setattr(owner, name, original)
+    del NetworkInterface.private_dns_name  # type: ignore[attr-defined]
+    state_manager.unset_transition("ecs::task")
+
+
+@pytest.fixture(scope="module")
+def fargate(endpoint: tuple[str, Recorder]) -> dict[str, Any]:
+    url, _ = endpoint
+    ec2, ecs = client("ec2", url), client("ecs", url)
+    vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.61.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="ut", Description="ut", VpcId=vpc)["GroupId"]
+    ecs.create_cluster(clusterName="ut", capacityProviders=["FARGATE"])
+
+    def register(image: str) -> str:
+        return str(
+            ecs.register_task_definition(
+                family="ut-api",
+                networkMode="awsvpc",
+                requiresCompatibilities=["FARGATE"],
+                cpu="256",
+                memory="512",
+                containerDefinitions=[{"name": "api", "image": image}],
+            )["taskDefinition"]["taskDefinitionArn"]
+        )
+
+    return {
+        "ecs": ecs,
+        "network": {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
+        "first": register("img:1"),
+        "second": register("img:2"),
+    }
+
+
+def _service(fargate: dict[str, Any]) -> dict[str, Any]:
+    return dict(fargate["ecs"].describe_services(cluster="ut", services=["api"])["services"][0])
+
+
+def test_a_new_service_keeps_what_moto_drops_and_its_first_deployment_is_in_progress(
+    endpoint: tuple[str, Recorder], fargate: dict[str, Any]
+) -> None:
+    breaker = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+    fargate["ecs"].create_service(
+        cluster="ut",
+        serviceName="api",
+        taskDefinition=fargate["first"],
+        desiredCount=2,
+        networkConfiguration=fargate["network"],
+        deploymentConfiguration=breaker,
+        healthCheckGracePeriodSeconds=30,
+    )
+    svc = _service(fargate)
+    assert svc["deploymentConfiguration"]["deploymentCircuitBreaker"] == breaker["deploymentCircuitBreaker"]
+    assert svc["healthCheckGracePeriodSeconds"] == 30
+    assert svc["runningCount"] == 0
+    assert [(d["status"], d["rolloutState"]) for d in svc["deployments"]] == [("PRIMARY", "IN_PROGRESS")]
+    assert endpoint[1].services[-1] == ServiceKey("123456789012", "eu-west-1", "ut", "api")
+
+
+def test_a_new_revision_starts_a_deployment_and_a_new_count_does_not(
+    endpoint: tuple[str, Recorder], fargate: dict[str, Any]
+) -> None:
+    ecs = fargate["ecs"]
+    ecs.update_service(cluster="ut", service="api", desiredCount=3)
+    svc = _service(fargate)
+    assert len(svc["deployments"]) == 1 and svc["deployments"][0]["desiredCount"] == 3
+    assert svc["runningCount"] == 0  # moto claims the new count runs at once; nothing runs yet
+    ecs.update_service(cluster="ut", service="api", taskDefinition=fargate["second"])
+    svc = _service(fargate)
+    assert [(d["status"], d["taskDefinition"], d["rolloutState"]) for d in svc["deployments"]] == [
+        ("PRIMARY", fargate["second"], "IN_PROGRESS"),
+        ("ACTIVE", fargate["first"], "IN_PROGRESS"),
+    ]
+    ecs.update_service(cluster="ut", service="api", forceNewDeployment=True)
+    assert len(_service(fargate)["deployments"]) == 3
+
+
+def test_run_task_works_for_fargate_and_the_task_waits_for_its_container(
+    endpoint: tuple[str, Recorder], fargate: dict[str, Any]
+) -> None:
+    ecs = fargate["ecs"]
+    started = ecs.run_task(
+        cluster="ut",
+        taskDefinition=fargate["first"],
+        count=1,
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        networkConfiguration=fargate["network"],
+    )
+    arn = started["tasks"][0]["taskArn"]
+    assert endpoint[1].tasks == [arn]
+    # moto would report it STOPPED at the first look; it stays where the controller put it.
+    for _ in range(3):
+        assert ecs.describe_tasks(cluster="ut", tasks=[arn])["tasks"][0]["lastStatus"] == "PROVISIONING"
+
+
+def test_a_load_balancer_gets_a_dns_name_of_its_own_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
+    url, _ = endpoint
+    ec2, elb = client("ec2", url), client("elbv2", url)
+    vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.62.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    created = elb.create_load_balancer(Name="ut-alb", Subnets=subnets)["LoadBalancers"][0]["DNSName"]
+    assert re.fullmatch(r"ut-alb-[1-9][0-9]{9}\.eu-west-1\.elb\.amazonaws\.com", created), created
+    assert elb.describe_load_balancers(Names=["ut-alb"])["LoadBalancers"][0]["DNSName"] == created
