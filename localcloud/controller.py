@@ -14,7 +14,7 @@ ELBv2 load balancers, listeners, targets  listener processes under the DNS name 
 ========================================  ==================================================
 
 Work runs on the controller's threads, never on the request's, except the few model corrections
-that must be in place before the client's next call (a new ECS deployment). Every few seconds a
+that must be in place before the client's next call (a new ECS deployment). Every minute a
 sweep repairs what drifted (a container that died, an interrupted pass).
 """
 
@@ -35,7 +35,7 @@ from localcloud.elb import Balancers
 from localcloud.server import ApiCall
 
 LOG = logging.getLogger("localcloud.controller")
-SWEEP_SECONDS = 15.0
+SWEEP_SECONDS = 60.0
 
 HOST_CALLS = {
     ("ec2", "RunInstances"),

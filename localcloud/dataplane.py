@@ -48,6 +48,7 @@ HOSTS_END = "# END localcloud dataplane"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 PG_PORT_BASE = 56000  # clusters of non-default emulators: 56000-59999
 PG_PORT_SPAN = 4000
+PG_ENV_TTL = 60.0  # seconds a DataPlane trusts that its PostgreSQL cluster still runs
 
 
 def run(
@@ -266,6 +267,7 @@ class DataPlane:
     project: str
     state_dir: Path
     changes: list[str] = field(default_factory=list)
+    _pg_env_cache: tuple[float, dict[str, str]] | None = field(default=None, repr=False)
 
     # -- names and labels ----------------------------------------------------
     @property
@@ -545,6 +547,16 @@ class DataPlane:
         return env
 
     def pg_env(self) -> dict[str, str]:
+        """The environment psql needs for this local cloud's cluster, which it starts unless it runs.
+        Kept for a minute: the controller asks on every pass, and the answer rarely changes."""
+        cached = self._pg_env_cache
+        if cached is not None and time.monotonic() - cached[0] < PG_ENV_TTL:
+            return dict(cached[1])
+        env = self._pg_env()
+        self._pg_env_cache = (time.monotonic(), dict(env))
+        return env
+
+    def _pg_env(self) -> dict[str, str]:
         script = str(ROOT / "scripts" / "pg-local.sh")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.chmod(0o755)  # the postgres OS user must traverse it

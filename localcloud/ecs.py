@@ -365,7 +365,7 @@ class ServiceWorker(threading.Thread):
 
     def run(self) -> None:
         while not self.scheduler.stopping.is_set():
-            self.wake.wait(timeout=10)
+            self.wake.wait(timeout=30)
             self.wake.clear()
             if self.scheduler.stopping.is_set():
                 return
@@ -402,9 +402,13 @@ class ServiceWorker(threading.Thread):
             return False
         wanted_td = svc["taskDefinition"]
         desired = int(svc["desiredCount"])
-        ecs.stop([t for t in mine if t.state not in ("running", "restarting")], "exited; the service replaces it")
+        dead = [t for t in mine if t.state not in ("running", "restarting")]
+        ecs.stop(dead, "exited; the service replaces it")
         current = [t for t in mine if t.state in ("running", "restarting") and t.task_definition == wanted_td]
         old = [t for t in mine if t.state in ("running", "restarting") and t.task_definition != wanted_td]
+        settled = [d.get("rolloutState") for d in svc.get("deployments", [])] == ["COMPLETED"]
+        if settled and not dead and not old and len(current) == desired:
+            return True  # a periodic look with nothing to do: no more calls
         lbs = svc.get("loadBalancers", [])
         health_url, verdict_after = self.health_rule(svc, lbs)
         if len(current) > desired:
