@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from tests.integration.conftest import LOGS, Stack
-from tests.integration.helpers import ACCESS, ADMIN, ADMIN_KEY, BIN, ROOT, run_playbook
+from tests.integration.helpers import ACCESS, ADMIN, ADMIN_KEY, ARTIFACTS, BIN, ROOT, run_playbook
 
 
 def ssh(stack: Stack, user: str, command: str, *options: str) -> subprocess.CompletedProcess[str]:
@@ -102,3 +102,19 @@ def test_configure_again_changes_nothing(stack: Stack, check: bool) -> None:
     )
     assert run.returncode == 0, run.output[-3000:]
     assert run.changed == 0
+
+
+def test_a_replaced_bastion_is_configured_once_it_answers(stack: Stack) -> None:
+    """A bastion re-created by a rerun (terminated, or replaced for a new image) is launched when the
+    database is long available, so configure.yml reaches it seconds after the launch: it must wait
+    until the instance answers (on AWS, until its SSM agent registered, one to two minutes after boot)."""
+    ec2 = stack.cloud.client("ec2")
+    old = stack.outputs["bastion_instance_id"]
+    ec2.terminate_instances(InstanceIds=[old])
+    run = run_playbook("site.yml", port=stack.cloud.port, log=LOGS / "site-bastion-replaced.log")
+    assert run.returncode == 0, run.output[-3000:]
+    stack.outputs.update(json.loads((ARTIFACTS / "local" / "outputs.json").read_text()))
+    assert stack.outputs["bastion_instance_id"] != old
+    proc = ssh(stack, ADMIN, "db-connect -X -A -t -c 'select 1'")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"

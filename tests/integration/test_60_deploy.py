@@ -459,3 +459,24 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
     assert probe.ok > 0
     assert probe.bad == [], f"/health failed {len(probe.bad)} times while the broken revision was tried"
     assert http("GET", deployed.url + "/health")[0] == 200
+
+
+def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: Deployed) -> None:
+    """community.aws.ecs_taskdefinition reuses an ACTIVE revision whose lists (environment, secrets)
+    have the same length as the requested ones, whatever they hold: a changed setting, or a secret
+    re-created under a new ARN, would silently keep the old revision."""
+    before = {f: revisions(deployed, f) for f in (API, WORKER)}
+    tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    run = deployed.deploy(
+        "-e", f"app_deploy_image_tag={tag}", "-e", "image_build=false", "-e", "app_deploy_log_level=DEBUG",
+        log="deploy-new-setting.log",
+    )  # fmt: skip
+    assert run.returncode == 0, run.output[-3000:]
+    ecs = deployed.client("ecs")
+    for family in (API, WORKER):
+        after = revisions(deployed, family)
+        assert len(after) == len(before[family]) + 1, family
+        definition = ecs.describe_task_definition(taskDefinition=after[-1])["taskDefinition"]
+        environment = {e["name"]: e["value"] for e in definition["containerDefinitions"][0]["environment"]}
+        assert environment["LOG_LEVEL"] == "DEBUG"
+        assert service(deployed, family)["taskDefinition"] == after[-1]

@@ -2,7 +2,7 @@
 # Run every molecule role scenario (molecule/<role>/) against a local cloud of its own,
 # one after the other, and print one line per scenario with its wall time.
 #   MOLECULE_LOCALCLOUD_PORT  port of that local cloud (default 5301; never the lead's 5100)
-#   MOLECULE_SCENARIOS        scenarios to run, in order (default: all six)
+#   MOLECULE_SCENARIOS        scenarios to run, in order (default: all seven)
 #   MOLECULE_JOBS             scenarios run at the same time (default 2, which keeps the whole run
 #                             under 5 minutes on 2 cores; 1 runs them strictly in order). They never
 #                             collide: each has its own env_name, VPC CIDR and database names.
@@ -13,7 +13,7 @@ cd "$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH"
 export LOCALCLOUD_PORT="${MOLECULE_LOCALCLOUD_PORT:-5301}"
 export LOCALCLOUD_STATE_DIR="$ROOT/.state/molecule-cloud"
-read -r -a SCENARIOS <<<"${MOLECULE_SCENARIOS:-network database ecs_cluster queues bastion bastion_config}"
+read -r -a SCENARIOS <<<"${MOLECULE_SCENARIOS:-network database database_instance ecs_cluster queues bastion bastion_config}"
 LOG_DIR="$LOCALCLOUD_STATE_DIR/logs"
 mkdir -p "$LOG_DIR"
 

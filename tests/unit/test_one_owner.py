@@ -76,3 +76,15 @@ def test_every_inventory_names_its_connection() -> None:
         found = [p for p in folder.rglob("*.yml") if "aws_connection" in (yaml.safe_load(p.read_text()) or {})]
         assert len(found) == 1, (env, found)
         assert yaml.safe_load(found[0].read_text())["aws_connection"]["region"] == "{{ aws_region }}"
+
+
+def test_every_inventory_gives_throttled_calls_more_attempts() -> None:
+    """botocore's standard mode makes 3 attempts: at a 10 % throttling share, one call in a thousand
+    of a module with no retry of its own (community.aws.ecs_ecr's DescribeRepositories) fails."""
+    for env in ("local", "dev", "staging", "prod"):
+        folder = ROOT / "inventories" / env / "group_vars"
+        settings = [yaml.safe_load(p.read_text()) or {} for p in folder.rglob("*.yml")]
+        connection = next(s["aws_connection"] for s in settings if "aws_connection" in s)
+        retries = connection.get("aws_config", {}).get("retries", {})
+        assert retries.get("mode") in ("standard", "adaptive"), env
+        assert retries.get("max_attempts", 0) >= 10, env

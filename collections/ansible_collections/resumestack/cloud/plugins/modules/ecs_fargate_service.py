@@ -17,6 +17,9 @@ description:
     desired count alone once the service exists (I(preserve_desired_count)), since application autoscaling owns it.
   - A setting the service description does not return (the emulator drops some on create) is set again with
     UpdateService once, then compared only when it is returned.
+  - A service deleted moments ago drains (C(DRAINING)) before it is C(INACTIVE); AWS refuses to update it or to
+    create one of the same name meanwhile. I(state=absent) leaves a draining service alone; I(state=present) waits
+    up to I(drain_timeout) seconds for it to end, then creates the service again.
   - "IAM permissions needed: C(ecs:DescribeServices), C(ecs:CreateService), C(ecs:UpdateService),
     C(ecs:DeleteService), C(ecs:TagResource), C(iam:PassRole) for the task roles."
 author:
@@ -90,6 +93,10 @@ options:
     type: str
     choices: [NONE, SERVICE, TASK_DEFINITION]
     default: SERVICE
+  drain_timeout:
+    description: Seconds to wait for a deleted service of the same name to stop draining before creating it again.
+    type: int
+    default: 600
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -124,6 +131,7 @@ task_definition_changed:
   type: bool
 """
 
+import time
 from typing import Any, NoReturn
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -149,6 +157,18 @@ def describe(client: Any, module: AnsibleAWSModule) -> Service | None:
     )
     services = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
     return services[0] if services else None
+
+
+def wait_drained(client: Any, module: AnsibleAWSModule) -> None:
+    """Wait until a deleted service of this name stopped draining (AWS refuses to re-create it before)."""
+    deadline = time.monotonic() + module.params["drain_timeout"]
+    while (service := describe(client, module)) is not None and service.get("status") == "DRAINING":
+        if time.monotonic() > deadline:
+            module.fail_json(
+                msg=f"ECS service {module.params['name']} still drains after {module.params['drain_timeout']} s: "
+                "it cannot be created again before it is INACTIVE"
+            )
+        time.sleep(5)
 
 
 def same_task_definition(wanted: str, current: str) -> bool:
@@ -352,6 +372,7 @@ def main() -> None:
         "propagate_tags": {"type": "str", "choices": ["NONE", "SERVICE", "TASK_DEFINITION"], "default": "SERVICE"},
         "tags": {"type": "dict", "aliases": ["resource_tags"]},
         "purge_tags": {"type": "bool", "default": True},
+        "drain_timeout": {"type": "int", "default": 600},
     }
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -362,10 +383,13 @@ def main() -> None:
     # diff is returned outside diff mode too, as it has been since the module's first release.
     outcome = Outcome(module, diff_always=True)
     service = describe(client, module)
+    draining = service is not None and service.get("status") == "DRAINING"
     if module.params["state"] == "absent":
-        ensure_absent(client, module, service, outcome)
+        ensure_absent(client, module, None if draining else service, outcome)
     wanted = wanted_settings(module.params)
-    if service is None:
+    if draining and not module.check_mode:
+        wait_drained(client, module)
+    if service is None or draining:
         create(client, module, wanted, outcome)
     ensure_updated(client, module, service, wanted, outcome)
 

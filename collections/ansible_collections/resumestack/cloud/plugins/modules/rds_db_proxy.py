@@ -497,6 +497,9 @@ class ProxyManager:
             if self.module.check_mode:
                 proxy = {**proxy, **changes}
             else:
+                if proxy.get("Status") in ("creating", "modifying"):
+                    # AWS refuses to change a proxy in transition (InvalidDBProxyStateFault).
+                    self.wait_available()
                 self.modify(changes)
         tags_changed, tags = ensure_rds_resource_tags(self.client, self.module, proxy["DBProxyArn"], tags)
         self.outcome.record(tags_changed)
@@ -549,6 +552,9 @@ class ProxyManager:
         )
         self.outcome.record(True)
         if not self.module.check_mode:
+            if proxy.get("Status") in ("creating", "modifying"):
+                # AWS refuses to delete a proxy in transition (InvalidDBProxyStateFault).
+                self.wait_available()
             if proxy.get("Status") != "deleting":
                 self.delete()
             if self.params["wait"]:
