@@ -8,8 +8,10 @@ ANSIBLE_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ans
 PLAYBOOK    := $(ANSIBLE_ENV) $(VENV)/bin/ansible-playbook
 # Extra arguments for ansible-playbook, e.g. make up ARGS='-e network_nat_mode=single'
 ARGS        ?=
+# Seeds of make interrupt (one run per seed).
+SEEDS       ?= 1 2 3 4 5
 
-.PHONY: help venv localcloud localcloud-stop dataplane up down check test lint bench lock clean
+.PHONY: help venv localcloud localcloud-stop dataplane up down check test lint interrupt bench lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +44,9 @@ test: venv ## Install what the tests need, then run lint and the whole suite
 
 lint: venv ## ansible-lint (production profile), yamllint, ruff
 	@./scripts/lint.sh
+
+interrupt: venv ## Kill site.yml and teardown.yml midway and check they converge: make interrupt SEEDS='1 2 3 4 5'
+	@INTERRUPT_SEEDS="$(SEEDS)" $(ANSIBLE_ENV) $(PY) -m pytest -p no:cacheprovider -q -s tests/integration/test_95_interrupted.py
 
 bench: localcloud ## Time a first run, a no-op rerun, a check run and a teardown
 	@$(PY) bench/provision_bench.py

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from localcloud import models
+from localcloud import fidelity, models
 from localcloud.dataplane import ROOT, DataPlane
 from localcloud.ecs import Scheduler, ServiceKey
 from localcloud.elb import Balancers
@@ -54,6 +54,7 @@ HOST_CALLS = {
     ("rds", "DeleteDBInstance"),
     ("rds", "ModifyDBCluster"),
     ("rds", "ModifyDBInstance"),
+    ("route53", "ChangeResourceRecordSets"),
 }
 BALANCER_CALLS = {
     ("elasticloadbalancing", action)
@@ -92,7 +93,11 @@ class Controller:
         with self.lock:
             if region not in self.planes:
                 self.planes[region] = DataPlane(
-                    endpoint=self.endpoint, region=region, project=self.project, state_dir=self.state_dir
+                    endpoint=self.endpoint,
+                    region=region,
+                    project=self.project,
+                    state_dir=self.state_dir,
+                    access_key=fidelity.INTERNAL_ACCESS_KEY,
                 )
             return self.planes[region]
 
@@ -111,9 +116,19 @@ class Controller:
         self.wake.set()
 
     # -- the API layer's view ----------------------------------------------------
-    def observe(self, call: ApiCall, _status: int, body: bytes) -> None:
+    def gate(self, call: ApiCall) -> tuple[tuple[str, list[tuple[str, str]], bytes] | None, dict[str, Any]]:
+        """Before moto: AWS's refusal of this call now (fidelity), and what a deletion takes away."""
+        account = self.account_of(call)
+        refusal = fidelity.check(call, account)
+        if refusal is not None:
+            LOG.info("fidelity: %s.%s answered %s", call.service, call.action, refusal.code)
+            return fidelity.render(call.service, call.json, refusal), {}
+        return None, fidelity.snapshot(call, account)
+
+    def observe(self, call: ApiCall, _status: int, body: bytes, context: dict[str, Any] | None = None) -> None:
         region = call.region or "us-east-1"
         key = (call.service, call.action)
+        fidelity.observe(call, self.account_of(call), body, context or {})
         if key in HOST_CALLS:
             self.mark("hosts", region)
         elif key in BALANCER_CALLS:
@@ -137,6 +152,10 @@ class Controller:
                     models.keep_what_moto_drops(svc, call.params)
                 elif svc is not None and call.action == "UpdateService":
                     self.after_update_service(svc, call.params)
+                elif svc is not None and call.action == "DeleteService" and fidelity.enabled():
+                    # AWS: DRAINING until the tasks stopped, then INACTIVE (the scheduler moves it on).
+                    svc.status = "DRAINING"
+                    svc._lc_drained_at = fidelity.now() + fidelity.BEHAVIOURS["service_drain"].local_seconds
             self.scheduler.service_changed(ServiceKey(account, region, cluster, name))
         elif call.action == "RunTask":
             arns = [t["taskArn"] for t in json.loads(body or b"{}").get("tasks", [])]
@@ -167,6 +186,24 @@ class Controller:
         svc.running_count = running
         svc.pending_count = max(svc.desired_count - running, 0)
 
+    def booting(self, region: str, instance_id: str) -> bool:
+        """True while a running instance is still booting (fidelity): its test host comes later, and
+        the controller looks again then."""
+        remaining = fidelity.boot_remaining(self.account, region, instance_id)
+        if remaining > 0:
+            timer = threading.Timer(remaining + 0.2, self.mark, args=("hosts", region))
+            timer.daemon = True
+            timer.start()
+        return remaining > 0
+
+    def follow_databases(self, region: str) -> None:
+        """A database still creating (fidelity) becomes reachable when it is available: look again then."""
+        remaining = fidelity.database_ready_in(self.account, region)
+        if remaining is not None:
+            timer = threading.Timer(remaining + 0.2, self.mark, args=("hosts", region))
+            timer.daemon = True
+            timer.start()
+
     def balancers_changed(self, region: str, *, wait: bool = False) -> None:
         """Called by the scheduler when targets moved; with ``wait``, synchronously, so that traffic
         reaches the new targets before the old tasks stop."""
@@ -192,8 +229,9 @@ class Controller:
             for kind, region in work:
                 try:
                     if kind == "hosts":
-                        changes = self.plane(region).sync()
+                        changes = self.plane(region).sync(hold=lambda i, r=region: self.booting(r, i))
                         self.plane(region).changes.clear()
+                        self.follow_databases(region)
                     else:
                         changes = self.sync_balancers(region)
                     for change in changes:

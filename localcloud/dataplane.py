@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,6 +267,8 @@ class DataPlane:
     project: str
     state_dir: Path
     changes: list[str] = field(default_factory=list)
+    # The keys of the local cloud's own calls (localcloud.fidelity never throttles or refuses them).
+    access_key: str = "testing"
     _pg_env_cache: tuple[float, dict[str, str]] | None = field(default=None, repr=False)
 
     # -- names and labels ----------------------------------------------------
@@ -301,7 +303,7 @@ class DataPlane:
             service,
             region_name=self.region,
             endpoint_url=self.endpoint,
-            aws_access_key_id=os.environ.get("LOCALCLOUD_ACCESS_KEY", "testing"),
+            aws_access_key_id=self.access_key,
             aws_secret_access_key=os.environ.get("LOCALCLOUD_SECRET_KEY", "testing"),
         )
 
@@ -344,6 +346,7 @@ class DataPlane:
     def desired_databases(self) -> list[Database]:
         sm = self._client("secretsmanager")
         rds_names = self._rds_endpoints()
+        dns_names = self._dns_names()
         result: list[Database] = []
         for page in sm.get_paginator("list_secrets").paginate(
             Filters=[{"Key": "tag-key", "Values": ["Project"]}, {"Key": "tag-value", "Values": [self.project]}]
@@ -360,7 +363,9 @@ class DataPlane:
                 if data is None:
                     continue
                 env = tags.get("Environment", "")
-                names = {str(data["host"]), *rds_names.get(env, set())}
+                # The names clients use resolve only as on AWS: an endpoint once its database is
+                # available, the secret's host name once a DNS record gives it.
+                names = {*rds_names.get(env, set()), *({str(data["host"])} & dns_names)}
                 result.append(
                     Database(
                         environment=env,
@@ -384,7 +389,7 @@ class DataPlane:
 
         for cluster in rds.describe_db_clusters().get("DBClusters", []):
             env = environment(cluster.get("TagList", []))
-            if env is not None:
+            if env is not None and cluster.get("Status") == "available":
                 names.setdefault(env, set()).update(
                     h for h in (cluster.get("Endpoint"), cluster.get("ReaderEndpoint")) if h
                 )
@@ -392,6 +397,17 @@ class DataPlane:
             env = environment(inst.get("TagList", []))
             if env is not None and inst.get("Endpoint", {}).get("Address"):
                 names.setdefault(env, set()).add(inst["Endpoint"]["Address"])
+        return names
+
+    def _dns_names(self) -> set[str]:
+        """Every CNAME and A record name of the private hosted zones (without the final dot)."""
+        route53 = self._client("route53")
+        names: set[str] = set()
+        for zone in route53.list_hosted_zones().get("HostedZones", []):
+            if not zone.get("Config", {}).get("PrivateZone"):
+                continue
+            records = route53.list_resource_record_sets(HostedZoneId=zone["Id"]).get("ResourceRecordSets", [])
+            names |= {r["Name"].rstrip(".") for r in records if r.get("Type") in ("CNAME", "A")}
         return names
 
     # -- docker --------------------------------------------------------------
@@ -658,13 +674,17 @@ class DataPlane:
             pid_file.unlink(missing_ok=True)
 
     # -- verbs ---------------------------------------------------------------
-    def sync(self, image: str | None = None) -> list[str]:
-        """Reconcile test hosts, networks, databases and forwarders with the emulator."""
+    def sync(self, image: str | None = None, hold: Callable[[str], bool] | None = None) -> list[str]:
+        """Reconcile test hosts, networks, databases and forwarders with the emulator. An instance
+        ``hold`` names (one still booting) is neither started nor removed yet."""
         instances = self.desired_instances()
+        held = {i.instance_id for i in instances if hold is not None and hold(i.instance_id)}
+        keep_held = {self.container_name(i) for i in held}
+        instances = [i for i in instances if i.instance_id not in held]
         databases = self.desired_databases()
         containers = self.existing_containers()
         networks = self.existing_networks()
-        wanted_names = {self.container_name(i.instance_id) for i in instances}
+        wanted_names = {self.container_name(i.instance_id) for i in instances} | keep_held
         for name in sorted(set(containers) - wanted_names):
             run(["docker", "rm", "-f", name])
             self.changed(f"removed test host {name} (instance gone)")

@@ -35,7 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud import models, timing
+from localcloud import fidelity, models, timing
 from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, network_gateway, run
 from localcloud.emulator import LocalCloudError
 
@@ -268,6 +268,7 @@ class Ecs:
         detach: bool = True,
     ) -> tuple[str, str, int]:
         """Run a task's container; return (container name, ip, exit code when not detached)."""
+        time.sleep(fidelity.fargate_start_delay())  # PROVISIONING, PENDING: an ENI, the image pull
         family_rev = taskdef["taskDefinitionArn"].rsplit("/", 1)[1].replace(":", "-")
         name = f"lc{self.plane.scope}-ecs-{family_rev}-{secrets.token_hex(3)}"
         argv, ip, env = self.docker_argv(
@@ -390,6 +391,13 @@ class ServiceWorker(threading.Thread):
             if svc is not None:
                 change(svc)
 
+    def drain_left(self) -> float:
+        """Seconds a deleted service still drains (0 without the fidelity)."""
+        with models.LOCK:
+            svc = models.service(self.key.account, self.key.region, self.key.cluster, self.key.name)
+            until = float(getattr(svc, "_lc_drained_at", 0.0)) if svc is not None else 0.0
+        return max(until - fidelity.now(), 0.0)
+
     # -- reconcile -----------------------------------------------------------
     def reconcile(self) -> bool:
         """One pass; False when the service is gone (its tasks stopped)."""
@@ -399,6 +407,13 @@ class ServiceWorker(threading.Thread):
         if svc is None or svc.get("status") != "ACTIVE":
             ecs.stop(mine, "service deleted")
             self.scheduler.targets_changed(self.key.region)
+            left = self.drain_left()
+            if left > 0:  # DRAINING for as long as AWS takes to stop the tasks
+                timer = threading.Timer(left, self.wake.set)
+                timer.daemon = True
+                timer.start()
+                return True
+            self.update(lambda s: setattr(s, "status", "INACTIVE") if s.status == "DRAINING" else None)
             return False
         wanted_td = svc["taskDefinition"]
         desired = int(svc["desiredCount"])

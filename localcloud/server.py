@@ -39,6 +39,7 @@ class ApiCall:
     action: str
     params: dict[str, Any] = field(default_factory=dict)
     access_key: str = ""
+    json: bool = False  # a JSON protocol (X-Amz-Target): errors are JSON too
 
 
 def classify(environ: dict[str, Any], body: bytes) -> ApiCall:
@@ -67,20 +68,49 @@ def classify(environ: dict[str, Any], body: bytes) -> ApiCall:
             query.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
         params = {key: values[0] for key, values in query.items()}
         action = str(params.get("Action", ""))
-    return ApiCall(service=service, region=region, action=action, params=params, access_key=access_key)
+        # REST protocols name the action by method and path: only the ones the local cloud follows.
+        path = str(environ.get("PATH_INFO", "")).rstrip("/")
+        if service == "route53" and environ.get("REQUEST_METHOD") == "POST" and path.endswith("/rrset"):
+            action = "ChangeResourceRecordSets"
+    return ApiCall(
+        service=service, region=region, action=action, params=params, access_key=access_key, json=bool(target)
+    )
+
+
+# Before moto: (an error answer to give instead, or None; what to remember for after).
+Gate = Callable[[ApiCall], tuple[tuple[str, list[tuple[str, str]], bytes] | None, dict[str, Any]]]
+Observer = Callable[[ApiCall, int, bytes, dict[str, Any]], None]
+
+
+def open_gate(_call: ApiCall) -> tuple[None, dict[str, Any]]:
+    return None, {}
 
 
 class LocalCloudApp:
-    """moto's WSGI application, with the controller told of every successful call after moto answered."""
+    """moto's WSGI application, behind a gate that may answer for AWS (a refusal, a throttle), with
+    the controller told of every successful call after moto answered."""
 
-    def __init__(self, inner: WsgiApp, observer: Callable[[ApiCall, int, bytes], None]) -> None:
+    def __init__(self, inner: WsgiApp, observer: Observer, gate: Gate = open_gate) -> None:
         self.inner = inner
         self.observer = observer
+        self.gate = gate
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        call = classify(environ, body)
+        context: dict[str, Any] = {}
+        if call.action:
+            try:
+                refusal, context = self.gate(call)
+            except Exception:  # a fidelity bug must never fail the API call itself
+                LOG.exception("localcloud: gating %s.%s failed", call.service, call.action)
+                refusal = None
+            if refusal is not None:
+                status_line, headers, answer = refusal
+                start_response(status_line, [*headers, ("Content-Length", str(len(answer)))])
+                return [answer]
         status: list[int] = [0]
 
         def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -90,10 +120,9 @@ class LocalCloudApp:
         # Drain moto's answer first: the observer must see the state after the call, and a model it
         # corrects must be corrected before the client's next call can read it.
         chunks = list(self.inner(environ, capture))
-        call = classify(environ, body)
         if call.action and 200 <= status[0] < 300:
             try:
-                self.observer(call, status[0], b"".join(chunks))
+                self.observer(call, status[0], b"".join(chunks), context)
             except Exception:  # a data-plane bug must never fail the API call itself
                 LOG.exception("localcloud: observing %s.%s failed", call.service, call.action)
         return chunks
@@ -150,12 +179,15 @@ def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from localcloud import fidelity
     from localcloud.controller import Controller
 
     patch_moto()
+    if fidelity.enabled():
+        fidelity.install()
     endpoint = f"http://{host}:{port}"
     controller = Controller(endpoint=endpoint)
-    app = LocalCloudApp(DomainDispatcherApplication(create_backend_app), controller.observe)
+    app = LocalCloudApp(DomainDispatcherApplication(create_backend_app), controller.observe, controller.gate)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
     def stop(signum: int, _frame: Any) -> None:

@@ -1,4 +1,4 @@
-"""How fast the local cloud's clocks run against AWS's: ``LOCALCLOUD_TIME_SCALE`` (default 0.1).
+"""How fast the local cloud's clocks run against AWS's: ``LOCALCLOUD_TIME_SCALE`` (default 0.02).
 
 A duration AWS takes (a health check interval, a grace period) takes ``seconds * scale`` here, so
 a run keeps AWS's order of events in a fraction of its time. 1 runs at AWS's pace.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-DEFAULT_SCALE = 0.1
+DEFAULT_SCALE = 0.02
 
 
 def scale() -> float:

@@ -40,8 +40,8 @@ def _down(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "localcloud", "down"], cwd=ROOT, env=env, capture_output=True)
 
 
-def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
-    env = dict(os.environ, LOCALCLOUD_PORT=str(port), LOCALCLOUD_STATE_DIR=str(ROOT / ".state" / name))
+def _start_cloud(port: int, name: str, **settings: str) -> Iterator[Cloud]:
+    env = dict(os.environ, LOCALCLOUD_PORT=str(port), LOCALCLOUD_STATE_DIR=str(ROOT / ".state" / name), **settings)
     _down(env)  # whatever an interrupted earlier session left
     start = subprocess.run(
         [sys.executable, "-m", "localcloud", "start"], cwd=ROOT, env=env, capture_output=True, text=True
@@ -55,8 +55,10 @@ def _start_cloud(port: int, name: str) -> Iterator[Cloud]:
 
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[Cloud]:
-    """The emulator the shared stack lives on (a port of its own: `make up` keeps 5100)."""
-    yield from _start_cloud(MAIN_PORT, "test-cloud")
+    """The emulator the shared stack lives on (a port of its own: `make up` keeps 5100). It throttles
+    a tenth of all calls, as AWS may (TEST_THROTTLE): the first run, the rerun with no change, the
+    deploys and the teardown of the suite all go through it."""
+    yield from _start_cloud(MAIN_PORT, "test-cloud", LOCALCLOUD_THROTTLE=os.environ.get("TEST_THROTTLE", "0.1"))
 
 
 @pytest.fixture(scope="module")

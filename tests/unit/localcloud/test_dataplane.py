@@ -143,13 +143,25 @@ def test_desired_instances_are_the_running_ones_of_the_project_with_their_public
     assert inst.environment == "ut" and inst.hostname == "ip-" + inst.private_ip.replace(".", "-")
 
 
-def test_desired_databases_come_from_the_project_db_secrets(
+def test_desired_databases_come_from_the_project_db_secrets_and_resolve_once_a_record_names_them(
     endpoint: str, cloud: dict[str, str], tmp_path: Path
 ) -> None:
     dbs = _plane(endpoint, tmp_path).desired_databases()
     assert len(dbs) == 1
     assert (dbs[0].username, dbs[0].dbname, dbs[0].password, dbs[0].port) == ("resume_admin", "resume", "pw'1", 5432)
-    assert "db.ut.resume.internal" in dbs[0].names
+    assert "db.ut.resume.internal" not in dbs[0].names  # no DNS record gives the name yet, as on AWS
+    route53 = client("route53", endpoint)
+    zone = route53.create_hosted_zone(
+        Name="ut.resume.internal",
+        CallerReference="ut",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": REGION, "VPCId": cloud["vpc"]},
+    )["HostedZone"]["Id"]
+    record = {"Name": "db.ut.resume.internal", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "x"}]}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+    )
+    assert "db.ut.resume.internal" in _plane(endpoint, tmp_path).desired_databases()[0].names
 
 
 def test_scopes_of_two_emulators_differ(tmp_path: Path) -> None:

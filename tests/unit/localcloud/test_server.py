@@ -47,6 +47,16 @@ def test_a_query_protocol_call_is_read_from_the_form_body() -> None:
     assert (call.service, call.action, call.params["Name"]) == ("elasticloadbalancing", "CreateLoadBalancer", "web")
 
 
+def test_a_route53_record_change_is_named_from_its_method_and_path() -> None:
+    environ = {
+        "HTTP_AUTHORIZATION": AUTH.format(service="route53"),
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/2013-04-01/hostedzone/Z123/rrset/",
+    }
+    assert server.classify(environ, b"<ChangeResourceRecordSetsRequest/>").action == "ChangeResourceRecordSets"
+    assert server.classify({**environ, "REQUEST_METHOD": "GET"}, b"").action == ""
+
+
 def test_an_unsigned_call_names_no_service() -> None:
     assert server.classify({}, b"").service == ""
 
@@ -57,7 +67,7 @@ def _app(status: str, observed: list[tuple[str, int]], fail: bool = False) -> se
         start_response(status, [])
         return [b"{}"]
 
-    def observer(call: server.ApiCall, code: int, body: bytes) -> None:
+    def observer(call: server.ApiCall, code: int, body: bytes, context: dict[str, Any]) -> None:
         if fail:
             raise RuntimeError("data plane bug")
         observed.append((call.action, code))
