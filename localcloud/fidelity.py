@@ -47,7 +47,7 @@ class Behaviour:
 
     @property
     def local_seconds(self) -> float:
-        return timing.scaled(self.seconds, floor=self.floor)
+        return timing.scaled(self.seconds, floor=self.floor if timing.race_floors() else 0.0)
 
 
 BEHAVIOURS: dict[str, Behaviour] = {
@@ -260,6 +260,8 @@ def throttling(service: str, json_protocol: bool) -> Refusal:
         return Refusal(503, "RequestLimitExceeded", "Request limit exceeded.")
     if service == "s3":
         return Refusal(503, "SlowDown", "Please reduce your request rate.")
+    if service == "sqs":  # SQS's own code (its API model's RequestThrottled)
+        return Refusal(400, "RequestThrottled", "Request is throttled.")
     if json_protocol:
         return Refusal(400, "ThrottlingException", "Rate exceeded")
     return Refusal(400, "Throttling", "Rate exceeded")

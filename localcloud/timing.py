@@ -20,6 +20,12 @@ def scale() -> float:
     return value if value > 0 else DEFAULT_SCALE
 
 
+def race_floors() -> bool:
+    """Whether the fidelity's windows keep their floors (``LOCALCLOUD_RACE_FLOORS``, on by default):
+    off, every duration is AWS's times the scale, as the real-AWS model of ``make bench`` needs."""
+    return os.environ.get("LOCALCLOUD_RACE_FLOORS", "on").lower() not in ("off", "0", "false", "no")
+
+
 def scaled(seconds: float, *, floor: float = 0.0) -> float:
     """AWS's ``seconds`` on the local clock, never below ``floor`` (what the machine itself needs)."""
     return max(float(seconds) * scale(), floor)

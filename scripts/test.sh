@@ -6,8 +6,8 @@
 # After lint the suite runs in two lanes side by side: the local clouds' AWS waits leave the CPU
 # idle much of the time, and the stages of one lane share nothing with the other's (each has its own
 # local cloud on its own port, its own VPC CIDR and PostgreSQL names, its own Docker networks):
-#   lane A (background): unit tests, app tests, AWX;
-#   lane B (foreground): molecule, then the integration suite (the longest).
+#   lane A (background): unit tests, app tests, AWX, molecule;
+#   lane B (foreground): the integration suite (the longest, about as long as lane A's four).
 # Lane A's output goes to .state/test-logs/lane-a.log and is printed once lane B ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,10 @@ lane_a() {
   "${PYTEST[@]}" app/tests || lane_failed+=("${PYTEST[*]} app/tests")
   stage "awx: execution environment, AWX configuration as code, ansible-runner jobs"
   "${PYTEST[@]}" tests/awx || lane_failed+=("${PYTEST[*]} tests/awx")
+  if [ -x tests/molecule/run_all.sh ]; then
+    stage "molecule: one scenario per role"
+    ./tests/molecule/run_all.sh || lane_failed+=("./tests/molecule/run_all.sh")
+  fi
   stage "end of lane A"
   : > "$LOGS/lane-a.failed"
   if [ ${#lane_failed[@]} -gt 0 ]; then printf '%s\n' "${lane_failed[@]}" > "$LOGS/lane-a.failed"; fi
@@ -54,20 +58,15 @@ lane_a() {
 rm -f "$LOGS/lane-a.failed"
 lane_a > "$LOGS/lane-a.log" 2>&1 &
 lane_a_pid=$!
-printf '\n(lane A: unit, app and AWX tests, in the background: %s)\n' "$LOGS/lane-a.log"
+printf '\n(lane A: unit, app, AWX and molecule tests, in the background: %s)\n' "$LOGS/lane-a.log"
 
 LANE=B
-if [ -x tests/molecule/run_all.sh ]; then
-  stage "molecule: one scenario per role"
-  run ./tests/molecule/run_all.sh
-fi
-
 stage "integration: site.yml, idempotence, bad input, NAT modes, interrupted runs, teardown on the local cloud"
 run "${PYTEST[@]}" tests/integration
 stage "end of lane B"
 
 wait "$lane_a_pid" || true
-printf '\n=== lane A (unit, app, AWX), as it ran:\n'
+printf '\n=== lane A (unit, app, AWX, molecule), as it ran:\n'
 cat "$LOGS/lane-a.log"
 if [ -s "$LOGS/lane-a.failed" ]; then
   mapfile -t lane_a_failed < "$LOGS/lane-a.failed"
