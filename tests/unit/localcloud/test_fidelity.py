@@ -196,10 +196,13 @@ def test_a_new_instance_profile_is_refused_by_run_instances_for_longer_than_one_
     endpoint: str, network: dict[str, Any]
 ) -> None:
     iam, ec2 = aws(endpoint, "iam"), network["ec2"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     iam.create_role(RoleName="f-bastion", AssumeRolePolicyDocument="{}")
+    # The window opens at the profile's creation (and again when its role is added): count from the
+    # last moment before the first of them, so a slow machine cannot make the window look shorter.
+    started = time.monotonic()
     profile = iam.create_instance_profile(InstanceProfileName="f-bastion")["InstanceProfile"]["Arn"]
     iam.add_role_to_instance_profile(InstanceProfileName="f-bastion", RoleName="f-bastion")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     launch = {
         "ImageId": image,
         "MinCount": 1,
@@ -207,7 +210,6 @@ def test_a_new_instance_profile_is_refused_by_run_instances_for_longer_than_one_
         "SubnetId": network["private"],
         "IamInstanceProfile": {"Arn": profile},
     }
-    started = time.monotonic()
     assert code_of(lambda: ec2.run_instances(**launch)) == "InvalidParameterValue"
     time.sleep(10)  # amazon.aws.ec2_instance's single retry comes 10 s later: still refused
     assert code_of(lambda: ec2.run_instances(**launch)) == "InvalidParameterValue"
