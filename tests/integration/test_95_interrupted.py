@@ -75,14 +75,20 @@ def run_until_task(playbook: str, k: int, port: int, log: str) -> str:
     return killed_at or "(the run ended before that task)"
 
 
+def revisions(cloud: Cloud) -> dict[str, set[str]]:
+    """The ACTIVE task definition revisions of the stack's two families."""
+    ecs = cloud.client("ecs")
+    return {
+        family: set(ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"])
+        for family in (f"{PROJECT}-local-api", f"{PROJECT}-local-worker")
+    }
+
+
 def counts(cloud: Cloud) -> dict[str, Any]:
     """What must exist exactly once (or twice: a NAT gateway and its address per zone) after a converged run."""
     ec2, rds, ecs = cloud.client("ec2"), cloud.client("rds"), cloud.client("ecs")
     project = [{"Name": "tag:Project", "Values": [PROJECT]}]
     nats = [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] in ("pending", "available")]
-    families = {}
-    for family in (f"{PROJECT}-local-api", f"{PROJECT}-local-worker"):
-        families[family] = set(ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"])
     services = ecs.list_services(cluster=f"{PROJECT}-local").get("serviceArns", [])
     return {
         "vpcs": len(ec2.describe_vpcs(Filters=project)["Vpcs"]),
@@ -102,7 +108,7 @@ def counts(cloud: Cloud) -> dict[str, Any]:
         "key_pairs": len(ec2.describe_key_pairs()["KeyPairs"]),
         "db_clusters": len(rds.describe_db_clusters()["DBClusters"]),
         "secrets": len(cloud.client("secretsmanager").list_secrets()["SecretList"]),
-        "task_definition_revisions": families,
+        "task_definition_revisions": revisions(cloud),
         "services": len(services),
     }
 
@@ -135,7 +141,7 @@ CONVERGED = {
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_killed_run_converges_when_run_again_and_a_killed_teardown_leaves_nothing(cloud: Cloud, seed: int) -> None:
     rng = random.Random(seed)  # noqa: S311 - where to kill, reproducibly; not a secret
-    revisions_before = counts(cloud)["task_definition_revisions"]
+    revisions_before = revisions(cloud)
     k = rng.randint(1, 110)  # site.yml's first run calls AWS in about 120 tasks
     killed_at = run_until_task("site.yml", k, cloud.port, f"interrupt-{seed}-site-killed.log")
     print(f"seed {seed}: site.yml killed at task {k}: {killed_at}")
