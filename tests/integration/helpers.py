@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -108,12 +109,15 @@ def run_playbook(playbook: str, *args: str, port: int, log: Path | None = None) 
 
 
 def client(service: str, endpoint: str) -> Any:
+    """A client with the inventories' 10 attempts: the suite's cloud throttles a tenth of all calls,
+    and a scan of a hundred calls at botocore's 3 attempts fails now and then."""
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "max_attempts": 10}),
     )
 
 
