@@ -656,11 +656,7 @@ def snapshot(call: Any, account: str) -> dict[str, Any]:
     key = (call.service, call.action)
     try:
         if key == ("ecs", "DeleteService"):
-            from moto.ecs.models import ecs_backends
-
-            cluster = str(call.params.get("cluster", "default")).rsplit("/", 1)[-1]
-            name = str(call.params.get("service", "")).rsplit("/", 1)[-1]
-            svc = ecs_backends[account][call.region].services.get(f"{cluster}:{name}")
+            svc = _service(call, account, "service")
             config = (getattr(svc, "network_configuration", None) or {}).get("awsvpcConfiguration", {})
             return {"network": [*config.get("subnets", []), *config.get("securityGroups", [])]}
         if key == ("elasticloadbalancing", "DeleteLoadBalancer"):

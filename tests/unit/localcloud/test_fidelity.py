@@ -88,6 +88,20 @@ def eventually(probe: Callable[[], Any], seconds: float) -> Any:
     raise AssertionError(f"not within {seconds:.0f}s")
 
 
+def fargate_task_definition(ecs: Any, family: str) -> str:
+    """The ARN of a minimal Fargate task definition (the services here never run a task)."""
+    return str(
+        ecs.register_task_definition(
+            family=family,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[{"name": "f", "image": "f"}],
+        )["taskDefinition"]["taskDefinitionArn"]
+    )
+
+
 @pytest.fixture(scope="module")
 def network(endpoint: str) -> dict[str, Any]:
     ec2 = aws(endpoint, "ec2")
@@ -267,14 +281,7 @@ def test_a_deleted_service_drains_holds_its_cluster_and_its_interfaces_linger(
     ecs, ec2 = aws(endpoint, "ecs"), network["ec2"]
     group = ec2.create_security_group(GroupName="f-app", Description="f", VpcId=network["vpc"])["GroupId"]
     ecs.create_cluster(clusterName="f", capacityProviders=["FARGATE"])
-    task = ecs.register_task_definition(
-        family="f",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "f", "image": "f"}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    task = fargate_task_definition(ecs, "f")
     net = {"awsvpcConfiguration": {"subnets": [network["private"]], "securityGroups": [group]}}
     ecs.create_service(cluster="f", serviceName="f", taskDefinition=task, desiredCount=0, networkConfiguration=net)
     ecs.delete_service(cluster="f", service="f", force=True)
@@ -412,14 +419,7 @@ def test_the_proxy_module_deletes_a_proxy_that_is_still_being_created(endpoint: 
 def test_the_service_module_recreates_a_service_that_still_drains(endpoint: str, network: dict[str, Any]) -> None:
     ecs = aws(endpoint, "ecs")
     ecs.create_cluster(clusterName="f-drain", capacityProviders=["FARGATE"])
-    task = ecs.register_task_definition(
-        family="f-drain",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "f", "image": "f"}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    task = fargate_task_definition(ecs, "f-drain")
     net = {"awsvpcConfiguration": {"subnets": [network["private"]], "securityGroups": [network["group"]]}}
     ecs.create_service(
         cluster="f-drain", serviceName="f", taskDefinition=task, desiredCount=0, networkConfiguration=net
