@@ -29,8 +29,20 @@ def artifacts_for(port: int) -> Path:
 
 ARTIFACTS = artifacts_for(MAIN_PORT)
 # Extra vars of every test run (an address range apart from `make up`'s stack).
-TEST_VARS = Path(__file__).with_name("vars.yml")
-VPC_CIDR = "10.90.0.0/16"
+# TEST_VPC_OCTET moves it (10.<octet>.0.0/16) so that two working copies can run side by side.
+VPC_PREFIX = f"10.{int(os.environ.get('TEST_VPC_OCTET', '90'))}"
+VPC_CIDR = f"{VPC_PREFIX}.0.0/16"
+TEST_VARS = ROOT / ".state" / f"test-vars-{VPC_PREFIX}.yml"
+
+
+def _write_test_vars() -> None:
+    text = Path(__file__).with_name("vars.yml").read_text().replace("10.90.", f"{VPC_PREFIX}.")
+    TEST_VARS.parent.mkdir(parents=True, exist_ok=True)
+    if not TEST_VARS.exists() or TEST_VARS.read_text() != text:
+        TEST_VARS.write_text(text)
+
+
+_write_test_vars()
 # The bastion's key and known_hosts for the tests, apart from `make up`'s .state/<env>/.
 ACCESS = ROOT / ".state" / "test-access"
 ADMIN = "alice"

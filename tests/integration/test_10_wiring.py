@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import ROOT, Stack
-from tests.integration.helpers import ARTIFACTS, PROJECT, role_policy, run_playbook, tags_of
+from tests.integration.helpers import ARTIFACTS, PROJECT, VPC_CIDR, role_policy, run_playbook, tags_of
 
 PREFIX = f"{PROJECT}-local"
 
@@ -141,8 +141,8 @@ def test_an_output_added_to_the_contract_reaches_the_parameter_the_file_and_the_
         shown = run_playbook("playbooks/outputs.yml", "-e", f"@{extra}", port=stack.cloud.port)
         assert shown.returncode == 0, shown.output[-3000:]
         published = json.loads(ssm.get_parameter(Name=f"/{PROJECT}/local/outputs")["Parameter"]["Value"])
-        assert published["vpc_cidr"] == "10.90.0.0/16"
-        assert json.loads((ARTIFACTS / "local" / "outputs.json").read_text())["vpc_cidr"] == "10.90.0.0/16"
+        assert published["vpc_cidr"] == VPC_CIDR
+        assert json.loads((ARTIFACTS / "local" / "outputs.json").read_text())["vpc_cidr"] == VPC_CIDR
         assert re.search(r"^\s*vpc_cidr\s+10\.90\.0\.0/16$", shown.output, re.M), shown.output[-3000:]
     finally:
         # Back to the contract as it is: the key leaves the parameter and the file again.

@@ -7,19 +7,19 @@ import json
 import pytest
 
 from tests.integration.conftest import Cloud, Stack, no_project_vpc
-from tests.integration.helpers import run_playbook
+from tests.integration.helpers import VPC_PREFIX, run_playbook
 
 CASES = {
     "invalid_cidr": ({"network_vpc_cidr": "10.400.0.0/16"}, "network_vpc_cidr"),
     "subnet_outside_vpc": (
-        {"network_private_subnet_cidrs": ["10.90.128.0/20", "192.168.0.0/24"]},
+        {"network_private_subnet_cidrs": [f"{VPC_PREFIX}.128.0/20", "192.168.0.0/24"]},
         "network_private_subnet_cidrs",
     ),
     "one_zone": (
         {
             "network_availability_zones": ["eu-west-1a"],
-            "network_public_subnet_cidrs": ["10.90.0.0/20"],
-            "network_private_subnet_cidrs": ["10.90.128.0/20"],
+            "network_public_subnet_cidrs": [f"{VPC_PREFIX}.0.0/20"],
+            "network_private_subnet_cidrs": [f"{VPC_PREFIX}.128.0/20"],
         },
         "network_availability_zones",
     ),
