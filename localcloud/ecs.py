@@ -9,9 +9,12 @@ The controller calls in here when an API call changed ECS (``localcloud.controll
   task role's stand-in credentials and the endpoint. A rolling update starts the new tasks, waits
   until they pass the target group's health check (the container health check for a service
   without one), registers them as targets, then stops the old tasks: the deployment goes
-  IN_PROGRESS -> COMPLETED in DescribeServices, with running and pending counts. When the new
-  tasks fail, the deployment circuit breaker (if the service has it) marks the deployment FAILED
-  and rolls the service back to the previous revision, which keeps serving.
+  IN_PROGRESS -> COMPLETED in DescribeServices, with running and pending counts. When new tasks
+  fail, replacements are launched until the deployment's failed tasks reach the circuit breaker's
+  threshold (half the desired count, 3 to 200); then the breaker (if the service has it) marks the
+  deployment FAILED and rolls the service back to the previous revision, which keeps serving.
+* task storage as Fargate mounts it: a task volume is root-owned 0755 unless the image declares
+  the path a ``VOLUME`` (then the image's directory is copied in); ``readonlyRootFilesystem`` holds.
 * a one-off task (RunTask, e.g. the migrations): its container runs with the command override;
   DescribeTasks shows it PROVISIONING, RUNNING, then STOPPED with the container's exit code.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import os
 import secrets
 import subprocess
@@ -73,6 +77,36 @@ def health_command(check: dict[str, Any]) -> list[str]:
         "--health-start-period",
         f"{timing.scaled(check.get('startPeriod', 0)):g}s",
     ]
+
+
+def breaker_threshold(desired: int, breaker: dict[str, Any]) -> int:
+    """How many failed tasks the deployment circuit breaker tolerates before it fails a deployment.
+
+    ECS: ``thresholdConfiguration`` (type, value) when the service has one, else BOUNDED_PERCENT 50:
+    half the desired count, rounded up, never under 3 nor over 200 (ECS API Reference,
+    ServiceDeploymentCircuitBreaker.threshold and ThresholdConfiguration).
+    """
+    config = breaker.get("thresholdConfiguration") or {}
+    kind = str(config.get("type", "BOUNDED_PERCENT"))
+    value = int(config.get("value", 50))
+    if kind == "COUNT":
+        return max(value, 1)
+    count = math.ceil(value * max(desired, 0) / 100)
+    return max(count, 1) if kind == "UNBOUNDED_PERCENT" else min(max(count, 3), 200)
+
+
+def task_storage_flags(path: str, image_volumes: set[str]) -> list[str]:
+    """docker run flags for a Fargate bind mount (a task volume without a host path) at ``path``.
+
+    Fargate mounts an empty directory owned by root with mode 0755; when the image declares the same
+    path as a ``VOLUME``, the image's directory (contents, owner, mode) is copied in instead (ECS
+    Developer Guide, "Use bind mounts with Amazon ECS"). An anonymous Docker volume does both: empty
+    and root 0755 with ``volume-nocopy``, else a copy of the image's directory. (A tmpfs would not do:
+    runc copies the image directory's mode onto it, so /tmp would stay 1777.)
+    """
+    if path in image_volumes:
+        return ["--mount", f"type=volume,destination={path}"]
+    return ["--mount", f"type=volume,destination={path},volume-nocopy"]
 
 
 def free_address(cidr: str, used: set[str]) -> str:
@@ -176,6 +210,11 @@ class Ecs:
         env.setdefault("AWS_ENDPOINT_URL", f"http://{EMULATOR_HOSTNAME}:{self.plane.emulator_port}")
         return env
 
+    def image_volumes(self, image: str) -> set[str]:
+        """The paths the image declares as ``VOLUME``."""
+        found = run(["docker", "image", "inspect", "--format", "{{json .Config.Volumes}}", image], check=False)
+        return set(json.loads(found or "null") or {})
+
     def network_for(self, subnet_ids: list[str]) -> tuple[str, str, str]:
         """(docker network, gateway, subnet CIDR) of the task's first subnet; creates the network and forwarders."""
         key = tuple(subnet_ids[:1])
@@ -235,8 +274,8 @@ class Ecs:
         if container.get("readonlyRootFilesystem"):
             flags.append("--read-only")
         for mount in container.get("mountPoints", []):
-            if mount.get("sourceVolume") in volumes:  # Fargate task storage: empty, per task
-                flags += ["--tmpfs", f"{mount['containerPath']}:rw,nosuid,nodev,mode=1777,size=64m"]
+            if mount.get("sourceVolume") in volumes:  # Fargate task storage: per task
+                flags += task_storage_flags(mount["containerPath"], self.image_volumes(container["image"]))
         if container.get("user"):
             flags += ["--user", str(container["user"])]
         if taskdef.get("cpu"):
@@ -334,7 +373,7 @@ class Ecs:
 
     def stop(self, tasks: list[Task], why: str) -> None:
         for task in tasks:
-            run(["docker", "rm", "-f", task.container], check=False)
+            run(["docker", "rm", "-f", "--volumes", task.container], check=False)
             self.changed(f"stopped task {task.container} ({why})")
 
     def down(self) -> list[str]:
@@ -499,21 +538,31 @@ class ServiceWorker(threading.Thread):
             models.event(svc, "has reached a steady state.")
 
     def failed(self, svc: dict[str, Any], old: list[Task], failure: str, failed_tasks: int) -> None:
-        """The new tasks failed: with the circuit breaker, roll back to the revision still running."""
+        """New tasks failed. ECS launches replacements until the deployment's failed tasks reach the
+        circuit breaker's threshold (``breaker_threshold``); then, with the breaker on, the deployment
+        is FAILED and, with rollback, the service goes back to the revision still running."""
         breaker = (svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
         previous = old[0].task_definition if old else ""
+        threshold = breaker_threshold(int(svc.get("desiredCount", 0)), breaker)
+        tripped = False
 
         def change(model: Any) -> None:
+            nonlocal tripped
             deployment = models.primary(model)
             if deployment is None:
                 return
-            deployment["failedTasks"] = int(deployment.get("failedTasks", 0)) + failed_tasks
+            count = int(deployment.get("failedTasks", 0)) + failed_tasks
+            deployment["failedTasks"] = count
             deployment["updatedAt"] = models.now()
-            if not breaker.get("enable"):
-                models.event(model, f"task failed to start: {failure[:300]}")
+            if not breaker.get("enable") or count < threshold:
+                limit = f" ({count} of the circuit breaker's {threshold})" if breaker.get("enable") else ""
+                models.event(model, f"task failed to start{limit}: {failure[:300]}")
                 return
+            tripped = True
             deployment["rolloutState"] = "FAILED"
-            deployment["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+            deployment["rolloutStateReason"] = (
+                f"ECS deployment circuit breaker: {count} tasks failed to start (threshold {threshold})."
+            )
             models.event(model, f"deployment {deployment['id']} failed: tasks failed to start. {failure[:300]}")
             if breaker.get("rollback") and previous:
                 model.task_definition = previous
@@ -526,11 +575,12 @@ class ServiceWorker(threading.Thread):
                 models.event(model, f"rolling back to {previous.rsplit('/', 1)[1]} (deployment {rollback['id']}).")
 
         self.update(change)
-        LOG.warning("service %s: deployment failed: %s", self.key.name, failure)
-        if breaker.get("enable") and breaker.get("rollback") and previous:
+        LOG.warning("service %s: %d task(s) failed (threshold %d): %s", self.key.name, failed_tasks, threshold, failure)
+        if tripped and breaker.get("rollback") and previous:
             self.wake.set()  # converge on the rollback deployment at once
         else:
-            time.sleep(timing.scaled(30, floor=2))  # ECS retries failed tasks, not in a tight loop
+            # ECS launches the replacements after a short back-off, not in a tight loop.
+            time.sleep(timing.scaled(30, floor=2) if tripped or not breaker.get("enable") else 1.0)
             self.wake.set()
 
 

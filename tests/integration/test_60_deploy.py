@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from localcloud.dataplane import DataPlane
+from localcloud.ecs import ECS_LABEL
 from tests.integration.conftest import LOGS, ROOT, Stack
 from tests.integration.helpers import ARTIFACTS, PROJECT, Run, run_playbook, tags_of
 
@@ -220,6 +221,26 @@ def test_task_definitions_take_the_password_from_secrets_manager_and_run_locked_
         assert container["healthCheck"]["command"][:1] == ["CMD"]
         assert container["logConfiguration"]["options"]["awslogs-group"] == deployed.outputs["ecs_log_group"]
         assert container["image"] == deployed.outputs["image"]
+
+
+def test_the_running_tasks_have_scratch_space_in_tmp_under_a_read_only_root(deployed: Deployed) -> None:
+    """The task definitions mount task storage on /tmp for the non-root user. Fargate mounts it root-owned
+    0755 unless the image declares /tmp a VOLUME (localcloud.ecs.task_storage_flags): the image must."""
+    mine = f"label={ECS_LABEL}.endpoint={deployed.stack.cloud.endpoint}"
+    for name in (API, WORKER):
+        found = subprocess.run(
+            ["docker", "ps", "-q", "--filter", mine, "--filter", f"label={ECS_LABEL}.service={name}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert found, f"no running task of {name}"
+        probe = "import tempfile, pathlib; tempfile.TemporaryFile().write(b'x'); pathlib.Path('/app/x').touch()"
+        result = subprocess.run(
+            ["docker", "exec", found[0], "python3", "-c", probe], capture_output=True, text=True, check=False
+        )
+        assert "Read-only file system" in result.stderr, f"{name}: {result.stderr[-600:]}"
+        assert "No usable temporary directory" not in result.stderr, f"{name}: /tmp is not writable"
 
 
 def test_image_is_in_an_immutable_scanned_repository_with_a_lifecycle(deployed: Deployed) -> None:
@@ -443,6 +464,7 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
         check=True,
         capture_output=True,
     )
+    started = time.time()
     with HealthProbe(deployed.url) as probe:
         run = deployed.deploy(
             "-e",
@@ -450,12 +472,17 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
             "-e",
             "image_build=false",
             "-e",
-            "app_deploy_steady_state_timeout=40",
+            "app_deploy_steady_state_timeout=180",
             log="deploy-broken-image.log",
         )
     assert run.returncode != 0
     assert "rolled back" in run.output and "keeps serving" in run.output, run.output[-3000:]
-    assert service(deployed, API)["taskDefinition"] == serving
+    api = service(deployed, API)
+    assert api["taskDefinition"] == serving
+    # ECS replaces failed tasks until the circuit breaker's threshold (3 for a desired count under 7).
+    since = [e["message"] for e in api["events"] if e["createdAt"].timestamp() >= started]
+    assert sum("task failed to start (" in m for m in since) == 2, since
+    assert sum("tasks failed to start" in m for m in since) == 1, since
     assert probe.ok > 0
     assert probe.bad == [], f"/health failed {len(probe.bad)} times while the broken revision was tried"
     assert http("GET", deployed.url + "/health")[0] == 200
