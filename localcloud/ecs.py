@@ -563,7 +563,11 @@ class ServiceWorker(threading.Thread):
             deployment["rolloutStateReason"] = (
                 f"ECS deployment circuit breaker: {count} tasks failed to start (threshold {threshold})."
             )
-            models.event(model, f"deployment {deployment['id']} failed: tasks failed to start. {failure[:300]}")
+            models.event(
+                model,
+                f"deployment {deployment['id']} failed: {count} tasks failed to start (circuit breaker threshold "
+                f"{threshold}). {failure[:300]}",
+            )
             if breaker.get("rollback") and previous:
                 model.task_definition = previous
                 rollback = models.start_deployment(
