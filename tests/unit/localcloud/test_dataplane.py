@@ -211,6 +211,14 @@ class FakeDocker:
         return ""
 
 
+def _no_services(monkeypatch: pytest.MonkeyPatch, plane: DataPlane) -> None:
+    """No RDS resource, load balancer or firewall: these tests are about the test hosts."""
+    monkeypatch.setattr(plane, "database_services", list)
+    monkeypatch.setattr(plane, "balancer_addresses", list)
+    monkeypatch.setattr(plane, "prune_addresses", lambda wanted: None)
+    monkeypatch.setattr(plane, "sync_firewall", lambda extra=(): None)
+
+
 def test_sync_creates_the_test_host_once_then_reports_no_change(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -221,6 +229,7 @@ def test_sync_creates_the_test_host_once_then_reports_no_change(
     monkeypatch.setattr(plane, "desired_instances", lambda: [inst])
     monkeypatch.setattr(plane, "desired_databases", list)
     monkeypatch.setattr(plane, "ensure_proxy", lambda *a: None)
+    _no_services(monkeypatch, plane)
     changes = plane.sync(image="img:1")
     assert [c.split()[0] for c in changes] == [
         "network",
@@ -241,6 +250,7 @@ def test_sync_creates_the_test_host_once_then_reports_no_change(
     monkeypatch.setattr(again, "desired_instances", lambda: [inst])
     monkeypatch.setattr(again, "desired_databases", list)
     monkeypatch.setattr(again, "ensure_proxy", lambda *a: None)
+    _no_services(monkeypatch, again)
     assert again.sync(image="img:1") == []
 
 
@@ -254,6 +264,7 @@ def test_sync_removes_the_test_host_and_network_of_a_terminated_instance(
     docker.networks[plane.network_name("vpc-1")] = {"Name": plane.network_name("vpc-1")}
     monkeypatch.setattr(plane, "desired_instances", list)
     monkeypatch.setattr(plane, "desired_databases", list)
+    _no_services(monkeypatch, plane)
     changes = plane.sync(image="img:1")
     assert len(changes) == 2
     assert docker.containers == {} and docker.networks == {}
