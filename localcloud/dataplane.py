@@ -815,7 +815,9 @@ class DataPlane:
         bridge = self.bridge(network)
         if address in self.bridge_addresses(bridge):
             return
-        run(["ip", "addr", "add", f"{address}/32", "dev", bridge])
+        run(["ip", "addr", "add", f"{address}/32", "dev", bridge], check=False)  # another thread may win
+        if address not in self.bridge_addresses(bridge):
+            raise LocalCloudError(f"could not put {address} on {bridge} for {what}")
         self.changed(f"address {address} on {bridge} for {what}")
 
     def prune_addresses(self, wanted: set[str]) -> None:

@@ -118,8 +118,8 @@ def test_the_bastion_reaches_the_database(stack: Stack, bastion: str, proxied: d
 def test_the_proxy_reaches_the_database_from_its_own_address(proxied: dict[str, ServiceAddress]) -> None:
     """The proxy is in a group of its own that the db group admits (on AWS, in the db group it could not)."""
     proxy, db = proxied["proxy"], proxied["db"]
+    assert from_host(db.address, db.port, source=proxy.address), (proxy.security_groups, db.security_groups)
     assert set(proxy.security_groups).isdisjoint(db.security_groups)
-    assert from_host(db.address, db.port, source=proxy.address)
 
 
 def test_a_source_the_db_group_does_not_list_is_dropped(proxied: dict[str, ServiceAddress]) -> None:

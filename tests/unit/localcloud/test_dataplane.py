@@ -164,6 +164,57 @@ def test_desired_databases_come_from_the_project_db_secrets_and_resolve_once_a_r
     assert "db.ut.resume.internal" in _plane(endpoint, tmp_path).desired_databases()[0].names
 
 
+def test_each_db_endpoint_and_proxy_has_an_address_of_its_own_and_the_db_name_follows_its_cname(
+    endpoint: str, cloud: dict[str, str], tmp_path: Path
+) -> None:
+    ec2, rds, route53, sm = (client(s, endpoint) for s in ("ec2", "rds", "route53", "secretsmanager"))
+    subnets = [
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [cloud["vpc"]]}])["Subnets"]
+    ]
+    db_group = ec2.create_security_group(GroupName="ut-db", Description="db", VpcId=cloud["vpc"])["GroupId"]
+    proxy_group = ec2.create_security_group(GroupName="ut-proxy", Description="proxy", VpcId=cloud["vpc"])["GroupId"]
+    rds.create_db_subnet_group(DBSubnetGroupName="ut", DBSubnetGroupDescription="ut", SubnetIds=subnets)
+    tags = [{"Key": "Project", "Value": "resume"}, {"Key": "Environment", "Value": "ut"}]
+    writer = rds.create_db_cluster(
+        DBClusterIdentifier="resume-ut",
+        Engine="aurora-postgresql",
+        MasterUsername="resume_admin",
+        MasterUserPassword="pw123456789",
+        DBSubnetGroupName="ut",
+        VpcSecurityGroupIds=[db_group],
+        Tags=tags,
+    )["DBCluster"]["Endpoint"]
+    secret_arn = sm.describe_secret(SecretId="resume-ut/db-master")["ARN"]
+    proxy = rds.create_db_proxy(
+        DBProxyName="resume-ut-proxy",
+        EngineFamily="POSTGRESQL",
+        Auth=[{"SecretArn": secret_arn, "IAMAuth": "DISABLED"}],
+        RoleArn="arn:aws:iam::123456789012:role/ut",
+        VpcSubnetIds=subnets,
+        VpcSecurityGroupIds=[proxy_group],
+    )["DBProxy"]["Endpoint"]
+    plane = _plane(endpoint, tmp_path)
+    services = {s.key: s for s in plane.database_services()}
+    db, prx = services["db:resume-ut"], services["proxy:resume-ut-proxy"]
+    assert db.security_groups == (db_group,) and prx.security_groups == (proxy_group,)
+    assert db.address != prx.address and prx.target == db.address  # the proxy forwards to the database
+    assert db.address.startswith("10.90.1")  # inside the DB subnet, away from instances and tasks
+
+    zone = route53.list_hosted_zones_by_name(DNSName="ut.resume.internal")["HostedZones"][0]["Id"]
+
+    def cname(value: str) -> str:
+        record = {"Name": "db.ut.resume.internal", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": value}]}
+        route53.change_resource_record_sets(
+            HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+        )
+        return plane.desired_databases()[0].address_of("db.ut.resume.internal", "gateway")
+
+    assert cname(writer) == db.address
+    assert cname(proxy) == prx.address
+    rds.delete_db_proxy(DBProxyName="resume-ut-proxy")
+    rds.delete_db_cluster(DBClusterIdentifier="resume-ut", SkipFinalSnapshot=True)
+
+
 def test_scopes_of_two_emulators_differ(tmp_path: Path) -> None:
     a = DataPlane(endpoint="http://127.0.0.1:5100", region=REGION, project="resume", state_dir=tmp_path)
     b = DataPlane(endpoint="http://127.0.0.1:5400", region=REGION, project="resume", state_dir=tmp_path)
