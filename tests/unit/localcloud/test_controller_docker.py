@@ -117,7 +117,9 @@ def service(cloud: tuple[str, dict[str, str]]) -> dict[str, Any]:
     # enforced security groups drop the load balancer's health checks and traffic, as on AWS.
     ec2.authorize_security_group_ingress(
         GroupId=group,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000, "UserIdGroupPairs": [{"GroupId": group}]}],
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000, "UserIdGroupPairs": [{"GroupId": group}]}
+        ],
     )
     cert, key = self_signed()
     cert_arn = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
