@@ -41,6 +41,10 @@ from localcloud.emulator import LocalCloudError
 
 LOG = logging.getLogger("localcloud.ecs")
 ECS_LABEL = f"{LABEL}.ecs"
+# Addresses handed to tasks whose container is not running yet: two services starting tasks at once
+# (each in its own thread) must not pick the same one.
+RESERVED: set[str] = set()
+RESERVED_LOCK = threading.Lock()
 
 
 def secret_reference(value_from: str) -> tuple[str, str, str]:
@@ -247,7 +251,9 @@ class Ecs:
         inspect = json.loads(run(["docker", "network", "inspect", network]))[0]
         used |= {c["IPv4Address"].split("/")[0] for c in inspect.get("Containers", {}).values()}
         used |= self.plane.bridge_addresses(self.plane.bridge(network))  # DB endpoints, proxies, load balancers
-        ip = free_address(cidr, used)
+        with RESERVED_LOCK:
+            ip = free_address(cidr, used | RESERVED)
+            RESERVED.add(ip)
         volumes = {v["name"] for v in taskdef.get("volumes", []) if not v.get("host", {}).get("sourcePath")}
         flags = ["--name", name, "--network", network, "--ip", ip, "--hostname", "ip-" + ip.replace(".", "-")]
         flags += ["--add-host", f"{EMULATOR_HOSTNAME}:{gateway}", *self.database_hosts(gateway)]
@@ -310,9 +316,9 @@ class Ecs:
         with os.fdopen(fd, "w") as out:
             out.writelines(f"{key}={value}\n" for key, value in env.items())
         argv[2:2] = ["--env-file", str(env_file)]
-        # As on AWS the task's network interface, with its groups, exists before the task starts.
-        self.plane.sync_firewall(extra=[firewall.Party(ip, frozenset(security_groups or []), name)])
         try:
+            # As on AWS the task's network interface, with its groups, exists before the task starts.
+            self.plane.sync_firewall(extra=[firewall.Party(ip, frozenset(security_groups or []), name)])
             if detach:
                 run(argv)
                 return name, ip, 0
@@ -322,6 +328,8 @@ class Ecs:
             return name, ip, proc.returncode
         finally:
             env_file.unlink(missing_ok=True)
+            with RESERVED_LOCK:
+                RESERVED.discard(ip)
 
     def healthy(self, task: Task, health_url: str | None) -> bool | None:
         """True healthy, False failed for good, None not yet."""
