@@ -133,21 +133,22 @@ def test_a_revoked_rule_refuses_the_bastion_and_its_return_admits_it_again(
 ) -> None:
     ec2 = stack.cloud.client("ec2")
     db = proxied["db"]
-    groups = ec2.describe_security_groups(GroupIds=list(db.security_groups))["SecurityGroups"]
     bastion_group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{PREFIX}-bastion"]}])[
         "SecurityGroups"
     ][0]["GroupId"]
-    rule = {
-        "IpProtocol": "tcp",
-        "FromPort": db.port,
-        "ToPort": db.port,
-        "UserIdGroupPairs": [{"GroupId": bastion_group}],
-    }
-    ec2.revoke_security_group_ingress(GroupId=groups[0]["GroupId"], IpPermissions=[rule])
+    db_group = ec2.describe_security_groups(GroupIds=list(db.security_groups))["SecurityGroups"][0]
+    # The rule exactly as the network role made it (description included): EC2 revokes only a match.
+    rule = next(
+        {**perm, "UserIdGroupPairs": [pair]}
+        for perm in db_group["IpPermissions"]
+        for pair in perm.get("UserIdGroupPairs", [])
+        if pair["GroupId"] == bastion_group
+    )
+    ec2.revoke_security_group_ingress(GroupId=db_group["GroupId"], IpPermissions=[rule])
     try:
         wait("the bastion refused", lambda: not from_container(bastion, db.address, db.port))
     finally:
-        ec2.authorize_security_group_ingress(GroupId=groups[0]["GroupId"], IpPermissions=[rule])
+        ec2.authorize_security_group_ingress(GroupId=db_group["GroupId"], IpPermissions=[rule])
     wait("the bastion admitted again", lambda: from_container(bastion, db.address, db.port))
 
 
@@ -161,35 +162,58 @@ def test_the_internet_cannot_reach_an_app_task_directly_only_the_load_balancer_c
 
 @pytest.fixture(scope="module")
 def through_proxy(stack: Stack, proxied: dict[str, ServiceAddress]) -> Iterator[str]:
-    """The API's tasks started after the db name moved to the proxy (on AWS, once the DNS TTL ran out)."""
+    """An API task started after the db name moved to the proxy (on AWS, a task resolving it once the
+    DNS TTL ran out): the running ones are replaced, as a forced new deployment does on AWS."""
+    old, _ = api_task(stack)
+    out = subprocess.run(
+        [
+            "docker", "ps", "-q", "--filter", f"label={LABEL}.ecs.endpoint={stack.cloud.endpoint}",
+            "--filter", f"label={LABEL}.ecs.service={API}",
+        ],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    subprocess.run(["docker", "rm", "-f", *out], capture_output=True, check=True)
     ecs = stack.cloud.client("ecs")
     ecs.update_service(cluster=PREFIX, service=API, forceNewDeployment=True)
 
-    def rolled() -> bool:
+    def replaced() -> str:
         svc = ecs.describe_services(cluster=PREFIX, services=[API])["services"][0]
-        return [d.get("rolloutState") for d in svc["deployments"]] == ["COMPLETED"]
+        if [d.get("rolloutState") for d in svc["deployments"]] != ["COMPLETED"]:
+            return ""
+        try:
+            container, _ = api_task(stack)
+        except AssertionError:
+            return ""
+        return container if container != old else ""
 
-    wait("the API's new deployment completes", rolled, timeout=240)
-    container, _ = api_task(stack)
-    yield container
+    yield wait("a new task of the API service", replaced, timeout=240)
+
+
+# A new connection from inside the task, with the task's own settings (DB_HOST is the db name).
+QUERY = """
+import asyncio, os, asyncpg
+async def main():
+    conn = await asyncpg.connect(host=os.environ["DB_HOST"], port=int(os.environ["DB_PORT"]),
+        user=os.environ["DB_USER"], password=os.environ["DB_PASSWORD"], database=os.environ["DB_NAME"], timeout=10)
+    print(await conn.fetchval("select 1"))
+    await conn.close()
+asyncio.run(main())
+"""
 
 
 def test_with_the_proxy_on_the_service_reaches_its_database_through_the_proxy(
     stack: Stack, proxied: dict[str, ServiceAddress], through_proxy: str
 ) -> None:
-    env = dict(
-        line.split("=", 1)
-        for line in subprocess.run(
-            ["docker", "exec", through_proxy, "env"], capture_output=True, text=True, check=True
-        ).stdout.splitlines()
-        if "=" in line
-    )
-    resolve = f"import socket; print(socket.gethostbyname({env['DB_HOST']!r}))"
+    resolve = "import os, socket; print(socket.gethostbyname(os.environ['DB_HOST']))"
     resolved = subprocess.run(
         ["docker", "exec", through_proxy, "python3", "-c", resolve], capture_output=True, text=True, check=True
     ).stdout.strip()
-    assert resolved == proxied["proxy"].address, (env["DB_HOST"], resolved)
-    # Readiness runs SELECT 1 over a new connection: task -> proxy -> database.
+    records = plane(stack)._dns_records()
+    assert resolved == proxied["proxy"].address, (resolved, proxied["proxy"], proxied["db"], records)
+    queried = subprocess.run(
+        ["docker", "exec", through_proxy, "python3", "-c", QUERY], capture_output=True, text=True, timeout=60
+    )
+    assert queried.stdout.strip() == "1", queried.stderr[-2000:]
     code = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/health/ready', timeout=10).status)"
     ready = subprocess.run(["docker", "exec", through_proxy, "python3", "-c", code], capture_output=True, text=True)
     assert ready.stdout.strip() == "200", ready.stderr[-2000:]
