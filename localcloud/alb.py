@@ -41,8 +41,12 @@ class TargetGroup:
         self.failures: dict[str, int] = {}
         self.healthy: set[str] = set()
         self.counter = itertools.count()
+        # The load balancer's address on the VPC network (CONFIG's source_address): connections to
+        # targets and health checks leave from there, so the targets' security groups judge the ALB.
+        self.local_addr: tuple[str, int] | None = None
 
-    def load(self, data: dict[str, Any]) -> None:
+    def load(self, data: dict[str, Any], source: str = "") -> None:
+        self.local_addr = (source, 0) if source else None
         self.targets = [str(t) for t in data.get("targets", [])]
         self.health_path = str(data.get("health_path", "/"))
         self.interval = float(data.get("interval", 5.0))
@@ -58,7 +62,9 @@ class TargetGroup:
     async def probe(self, target: str) -> bool:
         host, port = target.rsplit(":", 1)
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, int(port), local_addr=self.local_addr), 2
+            )
             writer.write(f"GET {self.health_path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
             await writer.drain()
             status = await asyncio.wait_for(reader.readline(), 3)
@@ -97,7 +103,7 @@ class Balancer:
             self.data = json.loads(self.config.read_text())
             self.mtime = mtime
             for arn, group in self.data.get("target_groups", {}).items():
-                self.groups.setdefault(arn, TargetGroup()).load(group)
+                self.groups.setdefault(arn, TargetGroup()).load(group, str(self.data.get("source_address", "")))
             for arn in set(self.groups) - set(self.data.get("target_groups", {})):
                 del self.groups[arn]
 
@@ -115,10 +121,11 @@ class Balancer:
         group = self.groups.get(str(self.listener(port).get("target_group", "")))
         target = group.pick() if group else None
         upstream = None
-        if target is not None:
+        if target is not None and group is not None:
             host, target_port = target.rsplit(":", 1)
             with contextlib.suppress(OSError, asyncio.TimeoutError):
-                upstream = await asyncio.wait_for(asyncio.open_connection(host, int(target_port)), 3)
+                connecting = asyncio.open_connection(host, int(target_port), local_addr=group.local_addr)
+                upstream = await asyncio.wait_for(connecting, 3)
         if upstream is None:
             writer.write(NO_TARGET)
             with contextlib.suppress(ConnectionError, OSError):

@@ -8,6 +8,8 @@ calls                                     what follows (module)
 ========================================  ==================================================
 EC2 Run/Start/Stop/TerminateInstances,    test hosts, their networks, DB names and forwarders,
 Secrets Manager and RDS changes           databases on PostgreSQL (``localcloud.dataplane``)
+EC2 security groups and their rules,      the security groups enforced on the local cloud's
+RDS Proxies, ELBv2 SetSecurityGroups      networks (``localcloud.firewall``, by the data plane)
 ECS Create/Update/DeleteService           the service's tasks and deployment (``localcloud.ecs``)
 ECS RunTask                               the one-off task, to its exit (``localcloud.ecs``)
 ELBv2 load balancers, listeners, targets  listener processes under the DNS name (``localcloud.elb``)
@@ -55,12 +57,28 @@ HOST_CALLS = {
     ("rds", "ModifyDBCluster"),
     ("rds", "ModifyDBInstance"),
     ("route53", "ChangeResourceRecordSets"),
+    # Security groups, and the interfaces that carry them: the firewall follows (localcloud.firewall).
+    ("ec2", "CreateSecurityGroup"),
+    ("ec2", "DeleteSecurityGroup"),
+    ("ec2", "AuthorizeSecurityGroupIngress"),
+    ("ec2", "AuthorizeSecurityGroupEgress"),
+    ("ec2", "RevokeSecurityGroupIngress"),
+    ("ec2", "RevokeSecurityGroupEgress"),
+    ("ec2", "ModifySecurityGroupRules"),
+    ("ec2", "ModifyNetworkInterfaceAttribute"),
+    ("ec2", "ModifyInstanceAttribute"),
+    ("rds", "CreateDBProxy"),
+    ("rds", "ModifyDBProxy"),
+    ("rds", "DeleteDBProxy"),
+    ("rds", "RegisterDBProxyTargets"),
+    ("rds", "DeregisterDBProxyTargets"),
 }
 BALANCER_CALLS = {
     ("elasticloadbalancing", action)
     for action in (
         "CreateLoadBalancer",
         "DeleteLoadBalancer",
+        "SetSecurityGroups",
         "CreateListener",
         "ModifyListener",
         "DeleteListener",

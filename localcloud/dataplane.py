@@ -19,6 +19,7 @@ ever touched.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import shlex
@@ -27,12 +28,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from localcloud import firewall
 from localcloud.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from localcloud.emulator import LocalCloudError
 
@@ -49,6 +52,7 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 PG_PORT_BASE = 56000  # clusters of non-default emulators: 56000-59999
 PG_PORT_SPAN = 4000
 PG_ENV_TTL = 60.0  # seconds a DataPlane trusts that its PostgreSQL cluster still runs
+FIREWALL_LOCK = threading.Lock()  # the controller's threads sync the firewall one at a time
 
 
 def run(
@@ -147,6 +151,7 @@ class Instance:
     environment: str
     public_key: str
     name: str = ""
+    security_groups: tuple[str, ...] = ()
 
     @property
     def hostname(self) -> str:
@@ -163,6 +168,41 @@ class Database:
     password: str = field(repr=False)
     port: int
     names: tuple[str, ...]
+    # Where each name points: the endpoint's own address on the VPC network (its forwarder listens
+    # there), or the RDS Proxy's. Names without an address point at the network's gateway.
+    addresses: tuple[tuple[str, str], ...] = ()
+
+    def address_of(self, name: str, default: str) -> str:
+        return dict(self.addresses).get(name, default)
+
+
+@dataclass(frozen=True)
+class ServiceAddress:
+    """An address the data plane owns on a VPC's Docker network for an AWS resource that has network
+    interfaces of its own (a DB endpoint, an RDS Proxy, a load balancer), with their security groups."""
+
+    key: str  # "db:<cluster>", "proxy:<name>", "alb:<name>"
+    vpc_id: str
+    vpc_cidr: str
+    address: str
+    security_groups: tuple[str, ...]
+    environment: str = ""
+    port: int = 0
+    names: tuple[str, ...] = ()
+    target: str = ""  # a proxy's database address
+
+
+def service_address(subnet_cidr: str, key: str, taken: set[str]) -> str:
+    """A stable address for ``key`` in the middle of its subnet: the emulator hands instances the
+    lowest addresses and the ECS tasks take the highest, so neither reaches these."""
+    hosts = list(ipaddress.ip_network(subnet_cidr, strict=False).hosts())
+    start, span = len(hosts) // 4, max(len(hosts) // 2, 1)
+    first = int(hashlib.sha256(key.encode()).hexdigest(), 16) % span
+    for offset in range(span):
+        candidate = str(hosts[start + (first + offset) % span])
+        if candidate not in taken:
+            return candidate
+    raise LocalCloudError(f"no free address left in {subnet_cidr} for {key}")
 
 
 def spawn(module: str, args: list[str], pid_file: Path, what: str, settle: float) -> int:
@@ -202,8 +242,6 @@ def live_pid(pid_file: Path, marker: bytes) -> int | None:
 
 def network_gateway(cidr: str) -> str:
     """The first host address of the VPC: AWS reserves it for the VPC router, so no instance gets it."""
-    import ipaddress
-
     return str(next(ipaddress.ip_network(cidr, strict=False).hosts()))
 
 
@@ -339,14 +377,15 @@ class DataPlane:
                     environment=tags.get("Environment", ""),
                     public_key=keys.get(key_name, ""),
                     name=tags.get("Name", ""),
+                    security_groups=tuple(sorted(g["GroupId"] for g in inst.get("SecurityGroups", []))),
                 )
             )
         return sorted(result, key=lambda i: i.instance_id)
 
-    def desired_databases(self) -> list[Database]:
+    def desired_databases(self, services: list[ServiceAddress] | None = None) -> list[Database]:
         sm = self._client("secretsmanager")
-        rds_names = self._rds_endpoints()
-        dns_names = self._dns_names()
+        services = self.database_services() if services is None else services
+        dns_records = self._dns_records()
         result: list[Database] = []
         for page in sm.get_paginator("list_secrets").paginate(
             Filters=[{"Key": "tag-key", "Values": ["Project"]}, {"Key": "tag-value", "Values": [self.project]}]
@@ -365,7 +404,14 @@ class DataPlane:
                 env = tags.get("Environment", "")
                 # The names clients use resolve only as on AWS: an endpoint once its database is
                 # available, the secret's host name once a DNS record gives it.
-                names = {*rds_names.get(env, set()), *({str(data["host"])} & dns_names)}
+                mine = [svc for svc in services if svc.environment == env]
+                addresses = {name: svc.address for svc in mine for name in svc.names}
+                host = str(data["host"])
+                if host in dns_records:
+                    # A CNAME resolves to its target's address: the writer's, or the RDS Proxy's.
+                    db_address = next((svc.address for svc in mine if svc.key.startswith("db:")), "")
+                    addresses[host] = addresses.get(dns_records[host], db_address)
+                names = set(addresses)
                 result.append(
                     Database(
                         environment=env,
@@ -374,40 +420,119 @@ class DataPlane:
                         password=str(data["password"]),
                         port=int(data.get("port") or 5432),
                         names=tuple(sorted(names)),
+                        addresses=tuple(sorted((n, a) for n, a in addresses.items() if a)),
                     )
                 )
         return result
 
-    def _rds_endpoints(self) -> dict[str, set[str]]:
-        """The RDS cluster and instance endpoint names of the project, by Environment tag."""
+    def _subnet(self, subnet_id: str, cache: dict[str, tuple[str, str, str]]) -> tuple[str, str, str]:
+        """(VPC id, VPC CIDR, subnet CIDR) of a subnet."""
+        if subnet_id not in cache:
+            ec2 = self._client("ec2")
+            subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+            vpc_cidr = ec2.describe_vpcs(VpcIds=[subnet["VpcId"]])["Vpcs"][0]["CidrBlock"]
+            cache[subnet_id] = (subnet["VpcId"], vpc_cidr, subnet["CidrBlock"])
+        return cache[subnet_id]
+
+    def database_services(self) -> list[ServiceAddress]:
+        """Each RDS cluster (or instance) and RDS Proxy of the project with the address that stands
+        for its network interfaces, its security groups and the names that resolve to it (an
+        endpoint once the resource is available, as on AWS)."""
         rds = self._client("rds")
-        names: dict[str, set[str]] = {}
+        subnets: dict[str, tuple[str, str, str]] = {}
+        found: list[tuple[str, str, list[str], list[str], str, int, tuple[str, ...]]] = []
 
         def environment(tag_list: list[dict[str, str]]) -> str | None:
             tags = {t["Key"]: t["Value"] for t in tag_list}
             return tags.get("Environment") if tags.get("Project") == self.project else None
 
+        def group_subnets(name: str) -> list[str]:
+            if not name:
+                return []
+            groups = rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"]
+            return sorted(s["SubnetIdentifier"] for g in groups for s in g.get("Subnets", []))
+
         for cluster in rds.describe_db_clusters().get("DBClusters", []):
             env = environment(cluster.get("TagList", []))
-            if env is not None and cluster.get("Status") == "available":
-                names.setdefault(env, set()).update(
-                    h for h in (cluster.get("Endpoint"), cluster.get("ReaderEndpoint")) if h
-                )
+            if env is None:
+                continue
+            available = cluster.get("Status") == "available"
+            names = tuple(h for h in (cluster.get("Endpoint"), cluster.get("ReaderEndpoint")) if h and available)
+            groups = [g["VpcSecurityGroupId"] for g in cluster.get("VpcSecurityGroups", [])]
+            subnet_ids = group_subnets(str(cluster.get("DBSubnetGroup", "")))
+            port = int(cluster.get("Port") or 5432)
+            found.append((f"db:{cluster['DBClusterIdentifier']}", env, subnet_ids, groups, "", port, names))
+        clustered = {key.split(":", 1)[1] for key, *_ in found}
         for inst in rds.describe_db_instances().get("DBInstances", []):
             env = environment(inst.get("TagList", []))
-            if env is not None and inst.get("Endpoint", {}).get("Address"):
-                names.setdefault(env, set()).add(inst["Endpoint"]["Address"])
-        return names
+            address = inst.get("Endpoint", {}).get("Address")
+            if env is None or inst.get("DBClusterIdentifier") in clustered:
+                continue
+            groups = [g["VpcSecurityGroupId"] for g in inst.get("VpcSecurityGroups", [])]
+            subnet_ids = sorted(s["SubnetIdentifier"] for s in inst.get("DBSubnetGroup", {}).get("Subnets", []))
+            port = int(inst.get("Endpoint", {}).get("Port") or inst.get("DbInstancePort") or 5432)
+            found.append(
+                (f"db:{inst['DBInstanceIdentifier']}", env, subnet_ids, groups, "", port, (address,) if address else ())
+            )
+        secret_env = self._secret_environments()
+        for proxy in rds.describe_db_proxies().get("DBProxies", []):
+            envs = {secret_env.get(a.get("SecretArn", "")) for a in proxy.get("Auth", [])} - {None}
+            if not envs:
+                continue
+            names = (proxy["Endpoint"],) if proxy.get("Endpoint") and proxy.get("Status") == "available" else ()
+            found.append(
+                (
+                    f"proxy:{proxy['DBProxyName']}",
+                    str(sorted(envs)[0]),
+                    sorted(proxy.get("VpcSubnetIds", [])),
+                    list(proxy.get("VpcSecurityGroupIds", [])),
+                    "",
+                    5432,
+                    names,
+                )
+            )
+        result: list[ServiceAddress] = []
+        taken: set[str] = set()
+        for key, env, subnet_ids, groups, _target, port, names in sorted(found):
+            if not subnet_ids:
+                continue
+            vpc_id, vpc_cidr, subnet_cidr = self._subnet(subnet_ids[0], subnets)
+            address = service_address(subnet_cidr, key, taken)
+            taken.add(address)
+            result.append(ServiceAddress(key, vpc_id, vpc_cidr, address, tuple(sorted(groups)), env, port, names))
+        # A proxy forwards to the database of its environment, from its own address.
+        dbs = {svc.environment: svc for svc in result if svc.key.startswith("db:")}
+        return [
+            replace(svc, target=dbs[svc.environment].address)
+            if svc.key.startswith("proxy:") and svc.environment in dbs
+            else svc
+            for svc in result
+        ]
 
-    def _dns_names(self) -> set[str]:
-        """Every CNAME and A record name of the private hosted zones (without the final dot)."""
+    def _secret_environments(self) -> dict[str, str]:
+        sm = self._client("secretsmanager")
+        result: dict[str, str] = {}
+        for page in sm.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "tag-key", "Values": ["Project"]}, {"Key": "tag-value", "Values": [self.project]}]
+        ):
+            for meta in page["SecretList"]:
+                tags = {t["Key"]: t["Value"] for t in meta.get("Tags", [])}
+                result[meta["ARN"]] = tags.get("Environment", "")
+        return result
+
+    def _dns_records(self) -> dict[str, str]:
+        """Every CNAME and A record name of the private hosted zones (without the final dot), with
+        its first value."""
         route53 = self._client("route53")
-        names: set[str] = set()
+        names: dict[str, str] = {}
         for zone in route53.list_hosted_zones().get("HostedZones", []):
             if not zone.get("Config", {}).get("PrivateZone"):
                 continue
             records = route53.list_resource_record_sets(HostedZoneId=zone["Id"]).get("ResourceRecordSets", [])
-            names |= {r["Name"].rstrip(".") for r in records if r.get("Type") in ("CNAME", "A")}
+            for r in records:
+                if r.get("Type") in ("CNAME", "A"):
+                    values = [v["Value"].rstrip(".") for v in r.get("ResourceRecords", [])]
+                    names[r["Name"].rstrip(".")] = values[0] if values else ""
         return names
 
     # -- docker --------------------------------------------------------------
@@ -531,8 +656,13 @@ class DataPlane:
 
     def sync_hosts_file(self, inst: Instance, databases: list[Database]) -> None:
         gateway = network_gateway(inst.vpc_cidr)
-        names = [EMULATOR_HOSTNAME, *(n for db in databases if db.environment == inst.environment for n in db.names)]
-        block = hosts_block({gateway: names})
+        by_ip: dict[str, list[str]] = {gateway: [EMULATOR_HOSTNAME]}
+        for db in databases:
+            if db.environment == inst.environment:
+                for n in db.names:
+                    by_ip.setdefault(db.address_of(n, gateway), []).append(n)
+        names = [n for group in by_ip.values() for n in group]
+        block = hosts_block(by_ip)
         name = self.container_name(inst.instance_id)
         current = run(["docker", "exec", name, "cat", "/etc/hosts"])
         wanted = replace_hosts_block(current, block)
@@ -634,17 +764,23 @@ class DataPlane:
     def proxy_pid(self, listen: str, port: int) -> int | None:
         return live_pid(self.proxy_pid_file(listen, port), b"localcloud.dbproxy")
 
-    def proxy_target(self, pid: int) -> int | None:
-        """The target port a running forwarder passes to (last argument of its command line)."""
+    def proxy_args(self, pid: int) -> list[str]:
+        """The arguments a running forwarder was started with (after the module name)."""
         try:
             args = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-            return int(args[-1])
-        except (OSError, ValueError, IndexError):
-            return None
+            return [a.decode() for a in args[args.index(b"localcloud.dbproxy") + 1 :]]
+        except (OSError, ValueError):
+            return []
 
-    def ensure_proxy(self, listen: str, port: int, target_port: int) -> None:
+    def ensure_proxy(
+        self, listen: str, port: int, target_port: int, target_host: str = "127.0.0.1", source: str = ""
+    ) -> None:
+        """A forwarder on ``listen:port`` to ``target_host:target_port``; with ``source``, its
+        connections to the target leave from that address (the RDS Proxy's, so the database's
+        security group judges the proxy)."""
+        args = [listen, str(port), target_host, str(target_port), *([source] if source else [])]
         pid = self.proxy_pid(listen, port)
-        if pid is not None and self.proxy_target(pid) == target_port:
+        if pid is not None and self.proxy_args(pid) == args:
             return
         if pid is not None:  # it forwards to an old target: replace it
             os.killpg(pid, signal.SIGTERM)
@@ -654,12 +790,155 @@ class DataPlane:
                 time.sleep(0.1)
         pid = spawn(
             "localcloud.dbproxy",
-            [listen, str(port), "127.0.0.1", str(target_port)],
+            args,
             self.proxy_pid_file(listen, port),
             f"the DB forwarder on {listen}:{port}",
             settle=0.3,
         )
-        self.changed(f"forwarder {listen}:{port} -> 127.0.0.1:{target_port} (pid {pid})")
+        via = f" from {source}" if source else ""
+        self.changed(f"forwarder {listen}:{port} -> {target_host}:{target_port}{via} (pid {pid})")
+
+    # -- addresses of the resources with network interfaces ---------------------
+    def bridge(self, network: str) -> str:
+        info = json.loads(run(["docker", "network", "inspect", network]))[0]
+        return str((info.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{info['Id'][:12]}")
+
+    def bridge_addresses(self, bridge: str) -> set[str]:
+        """The /32 addresses the data plane put on a bridge (Docker's gateway carries the subnet's prefix)."""
+        out = run(["ip", "-4", "-o", "addr", "show", "dev", bridge], check=False)
+        return {token.split("/")[0] for line in out.splitlines() for token in line.split() if token.endswith("/32")}
+
+    def ensure_address(self, vpc_id: str, vpc_cidr: str, address: str, what: str) -> None:
+        """``address`` on the VPC's bridge: the host answers there for a DB endpoint, a proxy or a
+        load balancer, and the firewall tells them apart by it."""
+        network = self.ensure_network(vpc_id, vpc_cidr, self.existing_networks())
+        bridge = self.bridge(network)
+        if address in self.bridge_addresses(bridge):
+            return
+        run(["ip", "addr", "add", f"{address}/32", "dev", bridge], check=False)  # another thread may win
+        if address not in self.bridge_addresses(bridge):
+            raise LocalCloudError(f"could not put {address} on {bridge} for {what}")
+        self.changed(f"address {address} on {bridge} for {what}")
+
+    def prune_addresses(self, wanted: set[str]) -> None:
+        networks = list(self.existing_networks())
+        for network in networks:
+            bridge = self.bridge(network)
+            for address in sorted(self.bridge_addresses(bridge) - wanted):
+                run(["ip", "addr", "del", f"{address}/32", "dev", bridge], check=False)
+                self.changed(f"removed address {address} from {bridge}")
+
+    def ensure_database_endpoints(
+        self, databases: list[Database], services: list[ServiceAddress]
+    ) -> set[tuple[str, int]]:
+        """The address and forwarder of every DB endpoint and RDS Proxy; returns the forwarders."""
+        if not databases:
+            return set()
+        env = self.pg_env()
+        pg_port = int(env.get("PGPORT", "55432"))
+        for db in databases:
+            # The master secret may name a role another stack's secret also names: make sure it
+            # takes this local cloud's password before a client connects.
+            self.ensure_database(env, db)
+        envs = {db.environment for db in databases}
+        keep: set[tuple[str, int]] = set()
+        for svc in sorted(services, key=lambda s: not s.key.startswith("db:")):  # databases before proxies
+            if svc.environment not in envs or (svc.key.startswith("proxy:") and not svc.target):
+                continue
+            self.ensure_address(svc.vpc_id, svc.vpc_cidr, svc.address, svc.key)
+            if svc.key.startswith("db:"):
+                self.ensure_proxy(svc.address, svc.port, pg_port)
+            else:
+                self.ensure_proxy(svc.address, svc.port, svc.port, target_host=svc.target, source=svc.address)
+            keep.add((svc.address, svc.port))
+        return keep
+
+    # -- security groups -------------------------------------------------------
+    def balancer_addresses(self) -> list[ServiceAddress]:
+        """The source address of each application load balancer (its connections to targets and
+        its health checks leave from there), in its first subnet, with its security groups."""
+        elb = self._client("elbv2")
+        subnets: dict[str, tuple[str, str, str]] = {}
+        result = []
+        for lb in elb.describe_load_balancers().get("LoadBalancers", []):
+            subnet_ids = sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", []) if z.get("SubnetId"))
+            if lb.get("Type") != "application" or not subnet_ids:
+                continue
+            vpc_id, vpc_cidr, subnet_cidr = self._subnet(subnet_ids[0], subnets)
+            key = f"alb:{lb['LoadBalancerName']}"
+            result.append(
+                ServiceAddress(
+                    key,
+                    vpc_id,
+                    vpc_cidr,
+                    service_address(subnet_cidr, key, set()),
+                    tuple(sorted(lb.get("SecurityGroups", []))),
+                )
+            )
+        return result
+
+    def task_parties(self) -> list[firewall.Party]:
+        """ECS task containers with the security groups of their awsvpcConfiguration (a label)."""
+        label = f"{LABEL}.ecs"
+        out = run(
+            [
+                "docker", "ps", "--no-trunc", "--filter", f"label={label}.endpoint={self.endpoint}",
+                "--format", "{{.Names}}",
+            ]
+        )  # fmt: skip
+        names = [n for n in out.split() if n]
+        found = json.loads(run(["docker", "inspect", *names], check=False) or "[]") if names else []
+        parties = []
+        for item in found:
+            groups = item["Config"]["Labels"].get(f"{label}.security-groups", "")
+            for net in (item["NetworkSettings"].get("Networks") or {}).values():
+                ip = (net.get("IPAMConfig") or {}).get("IPv4Address") or net.get("IPAddress", "")
+                if ip:
+                    parties.append(
+                        firewall.Party(ip, frozenset(g for g in groups.split(",") if g), item["Name"].lstrip("/"))
+                    )
+        return parties
+
+    def topology(self, extra: Iterable[firewall.Party] = ()) -> firewall.Topology:
+        ec2 = self._client("ec2")
+        networks = self.existing_networks()
+        found = json.loads(run(["docker", "network", "inspect", *networks], check=False) or "[]") if networks else []
+        cidrs = [c["Subnet"] for net in found for c in (net.get("IPAM") or {}).get("Config") or [] if c.get("Subnet")]
+        groups = {
+            sg["GroupId"]: firewall.group_from_api(sg)
+            for page in ec2.get_paginator("describe_security_groups").paginate()
+            for sg in page["SecurityGroups"]
+        }
+        instances = self.desired_instances()
+        parties = [firewall.Party(i.private_ip, frozenset(i.security_groups), i.instance_id) for i in instances]
+        parties += self.task_parties()
+        services = [*self.database_services(), *self.balancer_addresses()]
+        parties += [firewall.Party(s.address, frozenset(s.security_groups), s.key) for s in services]
+        parties += list(extra)
+        gateways = sorted({network_gateway(c) for c in cidrs})
+        return firewall.Topology(
+            cidrs=cidrs,
+            parties=list({p.address: p for p in parties}.values()),
+            groups=groups,
+            endpoints=[firewall.Endpoint(g, self.emulator_port) for g in gateways],
+            # This host's SSH stands for Session Manager, which needs no inbound rule on AWS.
+            management=[firewall.Management(network_gateway(i.vpc_cidr), i.private_ip, 22) for i in instances],
+        )
+
+    def sync_firewall(self, extra: Iterable[firewall.Party] = ()) -> None:
+        """Enforce the emulator's security groups on this local cloud's networks (nftables);
+        ``extra`` names interfaces about to start (a task's address and groups)."""
+        if os.environ.get("LOCALCLOUD_SECURITY_GROUPS", "on").lower() == "off" or not firewall.nft_available():
+            return
+        with FIREWALL_LOCK:
+            text = firewall.ruleset(self.scope, self.topology(extra))
+            path = self.run_dir / "firewall.nft"
+            if path.exists() and path.read_text() == text and firewall.present(self.scope):
+                return
+            firewall.apply(self.scope, text)
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            self.changed(f"security groups enforced: table inet {firewall.table_name(self.scope)}")
 
     def stop_proxies(self, keep: set[tuple[str, int]]) -> None:
         folder = self.run_dir
@@ -681,7 +960,9 @@ class DataPlane:
         held = {i.instance_id for i in instances if hold is not None and hold(i.instance_id)}
         keep_held = {self.container_name(i) for i in held}
         instances = [i for i in instances if i.instance_id not in held]
-        databases = self.desired_databases()
+        services = self.database_services()
+        databases = self.desired_databases(services)
+        balancers = self.balancer_addresses()
         containers = self.existing_containers()
         networks = self.existing_networks()
         wanted_names = {self.container_name(i.instance_id) for i in instances} | keep_held
@@ -694,38 +975,36 @@ class DataPlane:
                 self.ensure_container(inst, tag, containers, networks)
                 self.sync_hosts_file(inst, databases)
                 self.sync_environment(inst)
-        # Every test host and every ECS task may call the emulator (what their roles allow on AWS),
-        # and the tasks reach every database: keep the forwarders of every network in use.
+        # Every test host and every ECS task may call the emulator (what their roles allow on AWS):
+        # keep the forwarders of every network in use.
         task_gateways = self.gateways_with_containers() - {network_gateway(i.vpc_cidr) for i in instances}
-        keep_proxies: set[tuple[str, int]] = {
-            (gateway, self.emulator_port)
-            for gateway in task_gateways | {network_gateway(i.vpc_cidr) for i in instances}
-        }
+        gateways = task_gateways | {network_gateway(i.vpc_cidr) for i in instances}
+        keep_proxies: set[tuple[str, int]] = {(gateway, self.emulator_port) for gateway in gateways}
         for listen, port in sorted(keep_proxies):
             self.ensure_proxy(listen, port, port)
-        if databases:
-            env = self.pg_env()
-            for db in databases:
-                self.ensure_database(env, db)
-            target = int(env.get("PGPORT", "55432"))
-            db_proxies = {
-                (network_gateway(inst.vpc_cidr), db.port)
-                for inst in instances
-                for db in databases
-                if db.environment == inst.environment
-            } | {(gateway, db.port) for gateway in task_gateways for db in databases}
-            for listen, port in sorted(db_proxies):
+        # Each DB endpoint and RDS Proxy answers at an address of its own; a database secret with no
+        # RDS resource behind it (none in the emulator) is still reached at the gateway.
+        keep_proxies |= self.ensure_database_endpoints(databases, services)
+        fallback = {(gateway, db.port) for db in databases if not db.addresses for gateway in gateways}
+        if fallback:
+            target = int(self.pg_env().get("PGPORT", "55432"))
+            for listen, port in sorted(fallback):
                 self.ensure_proxy(listen, port, target)
-            keep_proxies |= db_proxies
+        keep_proxies |= fallback
         self.stop_proxies(keep_proxies)
+        for lb in balancers:
+            self.ensure_address(lb.vpc_id, lb.vpc_cidr, lb.address, lb.key)
+        self.prune_addresses({listen for listen, _ in keep_proxies} | {lb.address for lb in balancers})
         wanted_networks = {self.network_name(i.vpc_id) for i in instances}
-        for name in sorted(set(networks) - wanted_networks):
+        wanted_networks |= {self.network_name(s.vpc_id) for s in [*services, *balancers]}
+        for name in sorted(set(self.existing_networks()) - wanted_networks):
             # ECS tasks share the VPC's network: it goes with the last container on it.
             attached = json.loads(run(["docker", "network", "inspect", name], check=False) or "[{}]")
             if attached and (attached[0] or {}).get("Containers"):
                 continue
             run(["docker", "network", "rm", name])
             self.changed(f"removed network {name}")
+        self.sync_firewall()
         return self.changes
 
     def down(self) -> list[str]:
@@ -740,6 +1019,9 @@ class DataPlane:
             run(["docker", "rm", "-f", name])
             self.changed(f"removed test host {name}")
         self.stop_proxies(set())
+        if firewall.remove(self.scope):
+            self.changed(f"removed table inet {firewall.table_name(self.scope)}")
+        (self.run_dir / "firewall.nft").unlink(missing_ok=True)
         for name in sorted(self.existing_networks()):
             run(["docker", "network", "rm", name])
             self.changed(f"removed network {name}")

@@ -25,6 +25,7 @@ ECR (there is no registry here): ``python -m localcloud push``.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import logging
@@ -34,17 +35,20 @@ import secrets
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud import fidelity, models, timing
+from localcloud import fidelity, firewall, models, timing
 from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, network_gateway, run
 from localcloud.emulator import LocalCloudError
 
 LOG = logging.getLogger("localcloud.ecs")
 ECS_LABEL = f"{LABEL}.ecs"
+# Addresses handed to tasks whose container is not running yet: two services starting tasks at once
+# (each in its own thread) must not pick the same one.
+RESERVED: set[str] = set()
+RESERVED_LOCK = threading.Lock()
 
 
 def secret_reference(value_from: str) -> tuple[str, str, str]:
@@ -109,6 +113,19 @@ def task_storage_flags(path: str, image_volumes: set[str]) -> list[str]:
     return ["--mount", f"type=volume,destination={path},volume-nocopy"]
 
 
+def probe(url: str, source: str = "") -> int:
+    """The status of a GET of ``url`` (http), sent from ``source`` when given."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(
+        parts.hostname or "", parts.port or 80, timeout=2, source_address=(source, 0) if source else None
+    )
+    try:
+        conn.request("GET", parts.path or "/")
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def free_address(cidr: str, used: set[str]) -> str:
     """The highest free host address of a subnet (the emulator hands out instance IPs from the bottom)."""
     for addr in reversed(list(ipaddress.ip_network(cidr).hosts())[4:]):
@@ -138,6 +155,9 @@ class Ecs:
     _networks: dict[tuple[str, ...], tuple[str, str, str]] = field(default_factory=dict, repr=False)
     _database_hosts: dict[str, list[str]] = field(default_factory=dict, repr=False)
     changes: list[str] = field(default_factory=list)
+    # The load balancer's address: its target health checks come from there, and the task's
+    # security group admits the load balancer's group, not this host.
+    health_source: str = ""
 
     def changed(self, message: str) -> None:
         self.changes.append(message)
@@ -229,21 +249,22 @@ class Ecs:
         return self._networks[key]
 
     def database_hosts(self, gateway: str) -> list[str]:
-        """--add-host flags and forwarders for every database of the project (names -> gateway)."""
+        """--add-host flags for every database of the project (each name -> its endpoint's address),
+        with the endpoints' addresses and forwarders in place."""
         if gateway in self._database_hosts:
             return self._database_hosts[gateway]
-        databases = self.plane.desired_databases()
+        services = self.plane.database_services()
+        databases = self.plane.desired_databases(services)
+        self.plane.ensure_database_endpoints(databases, services)
         flags: list[str] = []
-        if databases:
-            pg_env = self.plane.pg_env()
-            pg_port = int(pg_env.get("PGPORT", "55432"))
+        if any(not db.addresses for db in databases):  # a secret with no RDS resource: the gateway
+            pg_port = int(self.plane.pg_env().get("PGPORT", "55432"))
             for db in databases:
-                # The master secret may name a role another stack's secret also names: make sure it
-                # takes this local cloud's password before the first task starts.
-                self.plane.ensure_database(pg_env, db)
-                self.plane.ensure_proxy(gateway, db.port, pg_port)
-                for name in db.names:
-                    flags += ["--add-host", f"{name}:{gateway}"]
+                if not db.addresses:
+                    self.plane.ensure_proxy(gateway, db.port, pg_port)
+        for db in databases:
+            for name in db.names:
+                flags += ["--add-host", f"{name}:{db.address_of(name, gateway)}"]
         self._database_hosts[gateway] = flags
         return flags
 
@@ -257,6 +278,7 @@ class Ecs:
         container_name: str = "",
         command: list[str] | None = None,
         detach: bool = True,
+        security_groups: list[str] | None = None,
     ) -> tuple[list[str], str, dict[str, str]]:
         """(docker run argv, task IP, environment) of the task's (first essential or named) container."""
         definitions = taskdef["containerDefinitions"]
@@ -267,7 +289,10 @@ class Ecs:
         used = {t.ip for t in self.tasks()}
         inspect = json.loads(run(["docker", "network", "inspect", network]))[0]
         used |= {c["IPv4Address"].split("/")[0] for c in inspect.get("Containers", {}).values()}
-        ip = free_address(cidr, used)
+        used |= self.plane.bridge_addresses(self.plane.bridge(network))  # DB endpoints, proxies, load balancers
+        with RESERVED_LOCK:
+            ip = free_address(cidr, used | RESERVED)
+            RESERVED.add(ip)
         volumes = {v["name"] for v in taskdef.get("volumes", []) if not v.get("host", {}).get("sourcePath")}
         flags = ["--name", name, "--network", network, "--ip", ip, "--hostname", "ip-" + ip.replace(".", "-")]
         flags += ["--add-host", f"{EMULATOR_HOSTNAME}:{gateway}", *self.database_hosts(gateway)]
@@ -289,6 +314,8 @@ class Ecs:
                 f"{ECS_LABEL}.service": service,
                 f"{ECS_LABEL}.taskdef": taskdef["taskDefinitionArn"],
                 f"{ECS_LABEL}.started": f"{time.time():.0f}",
+                # The task's ENI's groups: localcloud.firewall enforces them on its address.
+                f"{ECS_LABEL}.security-groups": ",".join(sorted(security_groups or [])),
             }
         )
         # A service task that exits is replaced by the scheduler: the restart policy stands in for it.
@@ -305,13 +332,21 @@ class Ecs:
         container_name: str = "",
         command: list[str] | None = None,
         detach: bool = True,
+        security_groups: list[str] | None = None,
     ) -> tuple[str, str, int]:
         """Run a task's container; return (container name, ip, exit code when not detached)."""
         time.sleep(fidelity.fargate_start_delay())  # PROVISIONING, PENDING: an ENI, the image pull
         family_rev = taskdef["taskDefinitionArn"].rsplit("/", 1)[1].replace(":", "-")
         name = f"lc{self.plane.scope}-ecs-{family_rev}-{secrets.token_hex(3)}"
         argv, ip, env = self.docker_argv(
-            taskdef, subnets, service=service, name=name, container_name=container_name, command=command, detach=detach
+            taskdef,
+            subnets,
+            service=service,
+            name=name,
+            container_name=container_name,
+            command=command,
+            detach=detach,
+            security_groups=security_groups,
         )
         env_dir = self.plane.run_dir / "env"
         env_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -321,6 +356,8 @@ class Ecs:
             out.writelines(f"{key}={value}\n" for key, value in env.items())
         argv[2:2] = ["--env-file", str(env_file)]
         try:
+            # As on AWS the task's network interface, with its groups, exists before the task starts.
+            self.plane.sync_firewall(extra=[firewall.Party(ip, frozenset(security_groups or []), name)])
             if detach:
                 run(argv)
                 return name, ip, 0
@@ -330,6 +367,8 @@ class Ecs:
             return name, ip, proc.returncode
         finally:
             env_file.unlink(missing_ok=True)
+            with RESERVED_LOCK:
+                RESERVED.discard(ip)
 
     def healthy(self, task: Task, health_url: str | None) -> bool | None:
         """True healthy, False failed for good, None not yet."""
@@ -341,9 +380,8 @@ class Ecs:
             return False
         if health_url is not None:
             try:
-                with urllib.request.urlopen(health_url.format(ip=task.ip), timeout=2) as resp:  # noqa: S310 - http to our container
-                    return True if resp.status == 200 else None
-            except (OSError, urllib.error.URLError):
+                return True if probe(health_url.format(ip=task.ip), self.health_source) == 200 else None
+            except OSError:
                 return None
         return True if health in ("healthy", None) else None
 
@@ -465,15 +503,17 @@ class ServiceWorker(threading.Thread):
             return True  # a periodic look with nothing to do: no more calls
         lbs = svc.get("loadBalancers", [])
         health_url, verdict_after = self.health_rule(svc, lbs)
+        ecs.health_source = self.health_source(ecs.plane, lbs)
         if len(current) > desired:
             ecs.stop(current[desired:], f"scale in to {desired}")
             current = current[:desired]
         if len(current) < desired:
             taskdef = ecs.client("ecs").describe_task_definition(taskDefinition=wanted_td)["taskDefinition"]
-            subnets = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("subnets", [])
+            vpc_config = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+            subnets, groups = vpc_config.get("subnets", []), vpc_config.get("securityGroups", [])
             started = []
             for _ in range(desired - len(current)):
-                name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name)
+                name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name, security_groups=groups)
                 started.append(Task(name, self.key.name, wanted_td, ip, "running", time.time()))
                 ecs.changed(f"started task {name} of {wanted_td.rsplit('/', 1)[1]} at {ip}")
             # ECS counts a task as running once its container runs, before the load balancer finds it
@@ -491,6 +531,21 @@ class ServiceWorker(threading.Thread):
         ecs.stop(old, "replaced by the new revision")
         self.update(lambda s: self.completed(s, len(current)))
         return True
+
+    @staticmethod
+    def health_source(plane: DataPlane, lbs: list[dict[str, Any]]) -> str:
+        """The source address of the load balancer in front of the service ('' without one)."""
+        if not lbs:
+            return ""
+        elb = plane._client("elbv2")
+        tg = elb.describe_target_groups(TargetGroupArns=[lbs[0]["targetGroupArn"]])["TargetGroups"][0]
+        arns = tg.get("LoadBalancerArns", [])
+        names = {lb["LoadBalancerName"] for lb in elb.describe_load_balancers(LoadBalancerArns=arns)["LoadBalancers"]}
+        for lb in plane.balancer_addresses() if arns else []:
+            if lb.key.split(":", 1)[1] in names:
+                plane.ensure_address(lb.vpc_id, lb.vpc_cidr, lb.address, lb.key)
+                return lb.address
+        return ""
 
     def health_rule(self, svc: dict[str, Any], lbs: list[dict[str, Any]]) -> tuple[str | None, float]:
         """The health URL of a service behind a target group, and how long a task gets to pass:
@@ -652,7 +707,8 @@ class Scheduler:
             taskdef = ecs.client("ecs").describe_task_definition(taskDefinition=params["taskDefinition"])[
                 "taskDefinition"
             ]
-            subnets = params.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("subnets", [])
+            vpc_config = params.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+            subnets = vpc_config.get("subnets", [])
             overrides = (params.get("overrides") or {}).get("containerOverrides") or [{}]
             override = overrides[0]
             status("PENDING")
@@ -664,6 +720,7 @@ class Scheduler:
                 container_name=override.get("name", ""),
                 command=override.get("command"),
                 detach=False,
+                security_groups=vpc_config.get("securityGroups", []),
             )
             status("STOPPED", exit_code=code, reason="Essential container in task exited")
             LOG.info("one-off task %s exited %d", arn.rsplit("/", 1)[-1], code)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import models
-from localcloud.dataplane import DataPlane, live_pid, replace_hosts_block, spawn
+from localcloud.dataplane import DataPlane, ServiceAddress, live_pid, replace_hosts_block, spawn
 
 LOG = logging.getLogger("localcloud.elb")
 HOSTS_FILE = Path(os.environ.get("LOCALCLOUD_HOSTS_FILE", "/etc/hosts"))
@@ -69,6 +69,7 @@ class Balancers:
     def __init__(self, plane: DataPlane, account: str) -> None:
         self.plane = plane
         self.account = account
+        self.sources: list[ServiceAddress] = []
 
     @property
     def folder(self) -> Path:
@@ -107,7 +108,13 @@ class Balancers:
                 "interval": max(float(tg.get("HealthCheckIntervalSeconds", 30)) * 0.1, 1.0),
                 "unhealthy_threshold": int(tg.get("UnhealthyThresholdCount", 2)),
             }
-        return {"address": address, "dns_name": lb["DNSName"], "listeners": listeners, "target_groups": groups}
+        config = {"address": address, "dns_name": lb["DNSName"], "listeners": listeners, "target_groups": groups}
+        # Its connections to targets leave from its address on the VPC network (its security groups).
+        source = next((s for s in self.sources if s.key == f"alb:{lb['LoadBalancerName']}"), None)
+        if source is not None:
+            self.plane.ensure_address(source.vpc_id, source.vpc_cidr, source.address, source.key)
+            config["source_address"] = source.address
+        return config
 
     def write_pem(self, arn: str, pem: tuple[bytes, bytes]) -> tuple[str, str]:
         folder = self.folder / "certs"
@@ -129,6 +136,7 @@ class Balancers:
         changes: list[str] = []
         elb = self.plane._client("elbv2")
         lbs = [lb for lb in elb.describe_load_balancers()["LoadBalancers"] if lb.get("Type") == "application"]
+        self.sources = self.plane.balancer_addresses()
         self.folder.mkdir(parents=True, exist_ok=True)
         names: dict[str, str] = {}
         wanted: set[str] = set()
@@ -161,6 +169,7 @@ class Balancers:
                 changes.append(f"removed listener {pid_file.stem}")
         if write_hosts(self.plane.scope, names):
             changes.append(f"/etc/hosts: {', '.join(sorted(names)) or 'no load balancers'}")
+        self.plane.sync_firewall()  # a new load balancer, or new security groups on one
         return changes
 
     def stop_listener(self, name: str) -> None:

@@ -173,6 +173,28 @@ def patch_moto() -> None:
 
     elbv2_models.ELBv2Backend.create_load_balancer = named_load_balancer  # type: ignore[method-assign]
 
+    from moto.core.responses import ActionResult
+    from moto.rds import responses as rds_responses
+
+    def modify_db_proxy(self: Any) -> ActionResult:
+        # Not in moto: without it a proxy's security groups (or TLS, timeouts, role, auth) could never
+        # change here, while on AWS ModifyDBProxy changes them in place.
+        params = self.params
+        proxy = self.backend.describe_db_proxies(db_proxy_name=params["DBProxyName"])[0]
+        for key, attribute in (
+            ("SecurityGroups", "vpc_security_group_ids"),
+            ("RequireTLS", "require_tls"),
+            ("IdleClientTimeout", "idle_client_timeout"),
+            ("DebugLogging", "debug_logging"),
+            ("RoleArn", "role_arn"),
+            ("Auth", "auth"),
+        ):
+            if key in params:
+                setattr(proxy, attribute, list(params[key]) if key == "SecurityGroups" else params[key])
+        return ActionResult({"DBProxy": proxy})
+
+    rds_responses.RDSResponse.modify_db_proxy = modify_db_proxy  # type: ignore[attr-defined]
+
 
 def serve(host: str, port: int) -> None:
     """Run the endpoint and the controller until SIGTERM or SIGINT."""

@@ -3,7 +3,8 @@
 # test hosts as Docker containers built from a locally made Debian image.
 # Idempotent; `make up` and `make test` call it.
 #
-#   1. apt-get install docker.io debootstrap openssh-client (only what is missing)
+#   1. apt-get install docker.io debootstrap openssh-client nftables (only what is missing;
+#      nft enforces the security groups, localcloud/firewall.py)
 #   2. start dockerd by hand when no daemon answers (no systemd here): pid and log
 #      under $STATE_DIR/docker, storage driver overlay2, else vfs
 #   3. build the base image from localcloud/images/ unless the image of the current
@@ -24,6 +25,7 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v ssh >/dev/null && command -v ssh-keyscan >/dev/null || missing+=(openssh-client)
+command -v nft >/dev/null || missing+=(nftables)
 if ((${#missing[@]})); then
   [[ $EUID -eq 0 ]] || die "need root to install: ${missing[*]}"
   log "installing ${missing[*]}"

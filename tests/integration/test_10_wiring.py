@@ -52,15 +52,16 @@ def bastion(ec2: Any) -> dict[str, Any]:
     return next(i for r in reservations for i in r["Instances"])
 
 
-def test_the_database_admits_exactly_the_app_and_bastion_groups_of_the_network(
+def test_the_database_admits_exactly_the_app_bastion_and_proxy_groups_of_the_network(
     ec2: Any, db_cluster: dict[str, Any], groups: dict[str, dict[str, Any]]
 ) -> None:
-    """The database layer's cluster sits behind groups that let in the network layer's app and bastion tiers."""
+    """The cluster's groups let in the network layer's app, bastion and RDS Proxy tiers, nothing else."""
     cluster_groups = ec2.describe_security_groups(
         GroupIds=[g["VpcSecurityGroupId"] for g in db_cluster["VpcSecurityGroups"]]
     )["SecurityGroups"]
     admitted = {p["GroupId"] for g in cluster_groups for r in g["IpPermissions"] for p in r.get("UserIdGroupPairs", [])}
-    assert admitted == {groups["app"]["GroupId"], groups["bastion"]["GroupId"]}, (cluster_groups, groups.keys())
+    expected = {groups[tier]["GroupId"] for tier in ("app", "bastion", "db-proxy")}
+    assert admitted == expected, (cluster_groups, groups.keys())
 
 
 def test_the_database_alarms_notify_the_topic_of_the_queues_layer(stack: Stack) -> None:

@@ -113,6 +113,14 @@ def service(cloud: tuple[str, dict[str, str]]) -> dict[str, Any]:
         for i, z in ((1, "a"), (2, "b"))
     ]
     group = ec2.create_security_group(GroupName="probe", Description="probe", VpcId=vpc)["GroupId"]
+    # The load balancer and the tasks share the group: it admits itself on the tasks' port, or the
+    # enforced security groups drop the load balancer's health checks and traffic, as on AWS.
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000, "UserIdGroupPairs": [{"GroupId": group}]}
+        ],
+    )
     cert, key = self_signed()
     cert_arn = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
     tg = elb.create_target_group(

@@ -164,6 +164,57 @@ def test_desired_databases_come_from_the_project_db_secrets_and_resolve_once_a_r
     assert "db.ut.resume.internal" in _plane(endpoint, tmp_path).desired_databases()[0].names
 
 
+def test_each_db_endpoint_and_proxy_has_an_address_of_its_own_and_the_db_name_follows_its_cname(
+    endpoint: str, cloud: dict[str, str], tmp_path: Path
+) -> None:
+    ec2, rds, route53, sm = (client(s, endpoint) for s in ("ec2", "rds", "route53", "secretsmanager"))
+    subnets = [
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [cloud["vpc"]]}])["Subnets"]
+    ]
+    db_group = ec2.create_security_group(GroupName="ut-db", Description="db", VpcId=cloud["vpc"])["GroupId"]
+    proxy_group = ec2.create_security_group(GroupName="ut-proxy", Description="proxy", VpcId=cloud["vpc"])["GroupId"]
+    rds.create_db_subnet_group(DBSubnetGroupName="ut", DBSubnetGroupDescription="ut", SubnetIds=subnets)
+    tags = [{"Key": "Project", "Value": "resume"}, {"Key": "Environment", "Value": "ut"}]
+    writer = rds.create_db_cluster(
+        DBClusterIdentifier="resume-ut",
+        Engine="aurora-postgresql",
+        MasterUsername="resume_admin",
+        MasterUserPassword="pw123456789",
+        DBSubnetGroupName="ut",
+        VpcSecurityGroupIds=[db_group],
+        Tags=tags,
+    )["DBCluster"]["Endpoint"]
+    secret_arn = sm.describe_secret(SecretId="resume-ut/db-master")["ARN"]
+    proxy = rds.create_db_proxy(
+        DBProxyName="resume-ut-proxy",
+        EngineFamily="POSTGRESQL",
+        Auth=[{"SecretArn": secret_arn, "IAMAuth": "DISABLED"}],
+        RoleArn="arn:aws:iam::123456789012:role/ut",
+        VpcSubnetIds=subnets,
+        VpcSecurityGroupIds=[proxy_group],
+    )["DBProxy"]["Endpoint"]
+    plane = _plane(endpoint, tmp_path)
+    services = {s.key: s for s in plane.database_services()}
+    db, prx = services["db:resume-ut"], services["proxy:resume-ut-proxy"]
+    assert db.security_groups == (db_group,) and prx.security_groups == (proxy_group,)
+    assert db.address != prx.address and prx.target == db.address  # the proxy forwards to the database
+    assert db.address.startswith("10.90.1")  # inside the DB subnet, away from instances and tasks
+
+    zone = route53.list_hosted_zones_by_name(DNSName="ut.resume.internal")["HostedZones"][0]["Id"]
+
+    def cname(value: str) -> str:
+        record = {"Name": "db.ut.resume.internal", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": value}]}
+        route53.change_resource_record_sets(
+            HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+        )
+        return plane.desired_databases()[0].address_of("db.ut.resume.internal", "gateway")
+
+    assert cname(writer) == db.address
+    assert cname(proxy) == prx.address
+    rds.delete_db_proxy(DBProxyName="resume-ut-proxy")
+    rds.delete_db_cluster(DBClusterIdentifier="resume-ut", SkipFinalSnapshot=True)
+
+
 def test_scopes_of_two_emulators_differ(tmp_path: Path) -> None:
     a = DataPlane(endpoint="http://127.0.0.1:5100", region=REGION, project="resume", state_dir=tmp_path)
     b = DataPlane(endpoint="http://127.0.0.1:5400", region=REGION, project="resume", state_dir=tmp_path)
@@ -211,6 +262,14 @@ class FakeDocker:
         return ""
 
 
+def _no_services(monkeypatch: pytest.MonkeyPatch, plane: DataPlane) -> None:
+    """No RDS resource, load balancer or firewall: these tests are about the test hosts."""
+    monkeypatch.setattr(plane, "database_services", list)
+    monkeypatch.setattr(plane, "balancer_addresses", list)
+    monkeypatch.setattr(plane, "prune_addresses", lambda wanted: None)
+    monkeypatch.setattr(plane, "sync_firewall", lambda extra=(): None)
+
+
 def test_sync_creates_the_test_host_once_then_reports_no_change(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -221,6 +280,7 @@ def test_sync_creates_the_test_host_once_then_reports_no_change(
     monkeypatch.setattr(plane, "desired_instances", lambda: [inst])
     monkeypatch.setattr(plane, "desired_databases", list)
     monkeypatch.setattr(plane, "ensure_proxy", lambda *a: None)
+    _no_services(monkeypatch, plane)
     changes = plane.sync(image="img:1")
     assert [c.split()[0] for c in changes] == [
         "network",
@@ -241,6 +301,7 @@ def test_sync_creates_the_test_host_once_then_reports_no_change(
     monkeypatch.setattr(again, "desired_instances", lambda: [inst])
     monkeypatch.setattr(again, "desired_databases", list)
     monkeypatch.setattr(again, "ensure_proxy", lambda *a: None)
+    _no_services(monkeypatch, again)
     assert again.sync(image="img:1") == []
 
 
@@ -254,6 +315,7 @@ def test_sync_removes_the_test_host_and_network_of_a_terminated_instance(
     docker.networks[plane.network_name("vpc-1")] = {"Name": plane.network_name("vpc-1")}
     monkeypatch.setattr(plane, "desired_instances", list)
     monkeypatch.setattr(plane, "desired_databases", list)
+    _no_services(monkeypatch, plane)
     changes = plane.sync(image="img:1")
     assert len(changes) == 2
     assert docker.containers == {} and docker.networks == {}

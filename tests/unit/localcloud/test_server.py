@@ -18,6 +18,7 @@ from moto.ecs import models as ecs_models
 from moto.elbv2 import models as elbv2_models
 from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.rds.responses import RDSResponse
 from werkzeug.serving import make_server
 
 from localcloud import server
@@ -137,6 +138,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
     for owner, name, original in saved:
         setattr(owner, name, original)
     del NetworkInterface.private_dns_name  # type: ignore[attr-defined]
+    del RDSResponse.modify_db_proxy  # type: ignore[attr-defined]
     state_manager.unset_transition("ecs::task")
 
 
@@ -243,3 +245,27 @@ def test_a_load_balancer_gets_a_dns_name_of_its_own_as_on_aws(endpoint: tuple[st
     created = elb.create_load_balancer(Name="ut-alb", Subnets=subnets)["LoadBalancers"][0]["DNSName"]
     assert re.fullmatch(r"ut-alb-[1-9][0-9]{9}\.eu-west-1\.elb\.amazonaws\.com", created), created
     assert elb.describe_load_balancers(Names=["ut-alb"])["LoadBalancers"][0]["DNSName"] == created
+
+
+def test_modify_db_proxy_changes_its_security_groups_in_place_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
+    url, _ = endpoint
+    ec2, rds = client("ec2", url), client("rds", url)
+    vpc = ec2.create_vpc(CidrBlock="10.63.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.63.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    old, new = (ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"] for n in ("db", "proxy"))
+    rds.create_db_proxy(
+        DBProxyName="ut-proxy",
+        EngineFamily="POSTGRESQL",
+        Auth=[{"SecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", "IAMAuth": "DISABLED"}],
+        RoleArn="arn:aws:iam::123456789012:role/ut",
+        VpcSubnetIds=subnets,
+        VpcSecurityGroupIds=[old],
+    )
+    changed = rds.modify_db_proxy(DBProxyName="ut-proxy", SecurityGroups=[new])["DBProxy"]
+    assert changed["VpcSecurityGroupIds"] == [new]
+    assert rds.describe_db_proxies(DBProxyName="ut-proxy")["DBProxies"][0]["VpcSecurityGroupIds"] == [new]

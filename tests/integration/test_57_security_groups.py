@@ -1,0 +1,219 @@
+"""Security groups enforced on the local cloud (localcloud/firewall.py), each rule both ways.
+
+The session's stack (site.yml) runs the service's tasks, the bastion and the database; the RDS Proxy
+is turned on here as in test_50 (provision.yml, a no-op when test_50 already did). Every connection
+is tried from where AWS would see it come from: inside a task or the bastion (docker exec), or from
+this host bound to the address of the load balancer or the proxy. A refused connection is dropped,
+not rejected: the attempt times out, as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud import fidelity
+from localcloud.dataplane import LABEL, DataPlane, ServiceAddress
+from tests.integration.conftest import LOGS, ROOT, Stack
+from tests.integration.helpers import PROJECT, run_playbook
+
+PREFIX = f"{PROJECT}-local"
+API = f"{PREFIX}-api"
+PROXY_ON = json.dumps({"database_proxy_enabled": True})
+TIMEOUT = 3.0  # seconds before a connection attempt counts as dropped
+
+
+def plane(stack: Stack) -> DataPlane:
+    return DataPlane(
+        endpoint=stack.cloud.endpoint,
+        region="eu-west-1",
+        project=PROJECT,
+        state_dir=Path(os.environ.get("LOCALCLOUD_DATAPLANE_DIR", ROOT / ".state" / "dataplane")),
+        access_key=fidelity.INTERNAL_ACCESS_KEY,  # the test's reads are never throttled
+    )
+
+
+def wait(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := probe():
+            return result
+        time.sleep(1.0)
+    raise AssertionError(f"not within {timeout:.0f}s: {what}")
+
+
+def from_container(container: str, host: str, port: int) -> bool:
+    """Whether a TCP connection from inside ``container`` to host:port is accepted."""
+    code = f"import socket; socket.create_connection(({host!r}, {port}), {TIMEOUT})"
+    argv = ["docker", "exec", container, "python3", "-c", code]
+    return subprocess.run(argv, capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def from_host(host: str, port: int, source: str = "") -> bool:
+    """Whether a TCP connection from this host (from ``source`` when given) to host:port is accepted."""
+    try:
+        with socket.create_connection((host, port), TIMEOUT, source_address=(source, 0) if source else None):
+            return True
+    except OSError:
+        return False
+
+
+def services(stack: Stack) -> dict[str, ServiceAddress]:
+    found = [*plane(stack).database_services(), *plane(stack).balancer_addresses()]
+    return {svc.key.split(":", 1)[0]: svc for svc in found}
+
+
+def api_task(stack: Stack) -> tuple[str, str]:
+    """(container, address) of a running task of the API service."""
+    out = subprocess.run(
+        [
+            "docker", "ps", "--filter", f"label={LABEL}.ecs.endpoint={stack.cloud.endpoint}",
+            "--filter", f"label={LABEL}.ecs.service={API}", "--format", "{{.Names}}",
+        ],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert out, "no running task of the API service"
+    info = json.loads(subprocess.run(["docker", "inspect", out[0]], capture_output=True, text=True, check=True).stdout)
+    nets = info[0]["NetworkSettings"]["Networks"]
+    return out[0], next(iter(nets.values()))["IPAddress"]
+
+
+@pytest.fixture(scope="module")
+def proxied(stack: Stack) -> dict[str, ServiceAddress]:
+    """The stack with its RDS Proxy on (as test_50 leaves it), and the addresses of DB, proxy and ALB."""
+    if not stack.cloud.client("rds").describe_db_proxies().get("DBProxies"):
+        log = LOGS / "sg-proxy-on.log"
+        run = run_playbook("playbooks/provision.yml", "-e", PROXY_ON, port=stack.cloud.port, log=log)
+        assert run.returncode == 0, run.output[-3000:]
+
+    def ready() -> dict[str, ServiceAddress] | None:
+        found = services(stack)
+        return found if {"db", "proxy", "alb"} <= set(found) and found["proxy"].target else None
+
+    return dict(wait("the addresses of the database, the proxy and the load balancer", ready))
+
+
+@pytest.fixture(scope="module")
+def bastion(stack: Stack) -> str:
+    return plane(stack).container_name(stack.outputs["bastion_instance_id"])
+
+
+def test_an_app_task_reaches_the_database(stack: Stack, proxied: dict[str, ServiceAddress]) -> None:
+    container, _ = api_task(stack)
+    assert from_container(container, proxied["db"].address, proxied["db"].port)
+
+
+def test_the_bastion_reaches_the_database(stack: Stack, bastion: str, proxied: dict[str, ServiceAddress]) -> None:
+    assert from_container(bastion, proxied["db"].address, proxied["db"].port)
+
+
+def test_the_proxy_reaches_the_database_from_its_own_address(proxied: dict[str, ServiceAddress]) -> None:
+    """The proxy is in a group of its own that the db group admits (on AWS, in the db group it could not)."""
+    proxy, db = proxied["proxy"], proxied["db"]
+    assert from_host(db.address, db.port, source=proxy.address), (proxy.security_groups, db.security_groups)
+    assert set(proxy.security_groups).isdisjoint(db.security_groups)
+
+
+def test_a_source_the_db_group_does_not_list_is_dropped(proxied: dict[str, ServiceAddress]) -> None:
+    """The load balancer's group is nowhere in the db group's rules: its address gets no answer."""
+    db, alb = proxied["db"], proxied["alb"]
+    assert not from_host(db.address, db.port, source=alb.address)
+
+
+def test_a_revoked_rule_refuses_the_bastion_and_its_return_admits_it_again(
+    stack: Stack, bastion: str, proxied: dict[str, ServiceAddress]
+) -> None:
+    ec2 = stack.cloud.client("ec2")
+    db = proxied["db"]
+    bastion_group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{PREFIX}-bastion"]}])[
+        "SecurityGroups"
+    ][0]["GroupId"]
+    db_group = ec2.describe_security_groups(GroupIds=list(db.security_groups))["SecurityGroups"][0]
+    # The rule exactly as the network role made it (description included): EC2 revokes only a match.
+    rule = next(
+        {**perm, "UserIdGroupPairs": [pair]}
+        for perm in db_group["IpPermissions"]
+        for pair in perm.get("UserIdGroupPairs", [])
+        if pair["GroupId"] == bastion_group
+    )
+    ec2.revoke_security_group_ingress(GroupId=db_group["GroupId"], IpPermissions=[rule])
+    try:
+        wait("the bastion refused", lambda: not from_container(bastion, db.address, db.port))
+    finally:
+        ec2.authorize_security_group_ingress(GroupId=db_group["GroupId"], IpPermissions=[rule])
+    wait("the bastion admitted again", lambda: from_container(bastion, db.address, db.port))
+
+
+def test_the_internet_cannot_reach_an_app_task_directly_only_the_load_balancer_can(
+    stack: Stack, proxied: dict[str, ServiceAddress]
+) -> None:
+    _, address = api_task(stack)
+    assert not from_host(address, 8000)  # this host: no group names it
+    assert from_host(address, 8000, source=proxied["alb"].address)
+
+
+@pytest.fixture(scope="module")
+def through_proxy(stack: Stack, proxied: dict[str, ServiceAddress]) -> Iterator[str]:
+    """An API task started after the db name moved to the proxy (on AWS, a task resolving it once the
+    DNS TTL ran out): the running ones are replaced, as a forced new deployment does on AWS."""
+    old, _ = api_task(stack)
+    out = subprocess.run(
+        [
+            "docker", "ps", "-q", "--filter", f"label={LABEL}.ecs.endpoint={stack.cloud.endpoint}",
+            "--filter", f"label={LABEL}.ecs.service={API}",
+        ],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    subprocess.run(["docker", "rm", "-f", *out], capture_output=True, check=True)
+    ecs = stack.cloud.client("ecs")
+    ecs.update_service(cluster=PREFIX, service=API, forceNewDeployment=True)
+
+    def replaced() -> str:
+        svc = ecs.describe_services(cluster=PREFIX, services=[API])["services"][0]
+        if [d.get("rolloutState") for d in svc["deployments"]] != ["COMPLETED"]:
+            return ""
+        try:
+            container, _ = api_task(stack)
+        except AssertionError:
+            return ""
+        return container if container != old else ""
+
+    yield wait("a new task of the API service", replaced, timeout=240)
+
+
+# A new connection from inside the task, with the task's own settings (DB_HOST is the db name).
+QUERY = """
+import asyncio, os, asyncpg
+async def main():
+    conn = await asyncpg.connect(host=os.environ["DB_HOST"], port=int(os.environ["DB_PORT"]),
+        user=os.environ["DB_USER"], password=os.environ["DB_PASSWORD"], database=os.environ["DB_NAME"], timeout=10)
+    print(await conn.fetchval("select 1"))
+    await conn.close()
+asyncio.run(main())
+"""
+
+
+def test_with_the_proxy_on_the_service_reaches_its_database_through_the_proxy(
+    stack: Stack, proxied: dict[str, ServiceAddress], through_proxy: str
+) -> None:
+    resolve = "import os, socket; print(socket.gethostbyname(os.environ['DB_HOST']))"
+    resolved = subprocess.run(
+        ["docker", "exec", through_proxy, "python3", "-c", resolve], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    records = plane(stack)._dns_records()
+    assert resolved == proxied["proxy"].address, (resolved, proxied["proxy"], proxied["db"], records)
+    queried = subprocess.run(
+        ["docker", "exec", through_proxy, "python3", "-c", QUERY], capture_output=True, text=True, timeout=60
+    )
+    assert queried.stdout.strip() == "1", queried.stderr[-2000:]
+    code = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/health/ready', timeout=10).status)"
+    ready = subprocess.run(["docker", "exec", through_proxy, "python3", "-c", code], capture_output=True, text=True)
+    assert ready.stdout.strip() == "200", ready.stderr[-2000:]
