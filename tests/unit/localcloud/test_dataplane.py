@@ -372,7 +372,7 @@ def test_down_removes_the_service_tasks_of_every_cluster_before_the_networks(
     monkeypatch.setattr(plane, "existing_containers", dict)
     changes = plane.down()
     assert clusters == [""]  # every cluster of the emulator
-    assert docker.calls.index(["docker", "rm", "-f", task.container]) < docker.calls.index(
+    assert docker.calls.index(["docker", "rm", "-f", "--volumes", task.container]) < docker.calls.index(
         ["docker", "network", "rm", network]
     )
     assert docker.containers == {} and docker.networks == {}
