@@ -35,12 +35,19 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud import fidelity, models, timing
+import boto3
+from botocore.exceptions import ClientError
+
+from localcloud import fidelity, iam, models, timing
 from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, network_gateway, run
 from localcloud.emulator import LocalCloudError
 
 LOG = logging.getLogger("localcloud.ecs")
 ECS_LABEL = f"{LABEL}.ecs"
+
+
+class TaskStartError(LocalCloudError):
+    """The task cannot start, with ECS's stopped reason (a role it cannot assume, a secret it cannot read)."""
 
 
 def secret_reference(value_from: str) -> tuple[str, str, str]:
@@ -151,26 +158,93 @@ class Ecs:
             )
         return sorted(result, key=lambda t: t.container)
 
-    def resolve_secret(self, value_from: str) -> str:
+    def role_credentials(self, role_arn: str, purpose: str) -> dict[str, str]:
+        """Credentials of a task's role, as ECS obtains them: AssumeRole through the emulator's STS,
+        which the role's trust policy must admit ecs-tasks.amazonaws.com to (``localcloud.iam``). ECS
+        serves a task role's credentials through the container credentials endpoint and renews them;
+        here they are set once at start, for 12 hours."""
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else self.plane_account()
+        try:
+            return iam.assume_for_service(
+                self.client("iam"),
+                self.client("sts"),
+                role_arn,
+                "ecs-tasks.amazonaws.com",
+                f"ecs-{purpose}-{secrets.token_hex(8)}",
+                account=account,
+            )
+        except (iam.TrustError, ClientError) as exc:
+            LOG.warning("assuming %s failed: %s", role_arn, exc)
+            raise TaskStartError(
+                f"ECS was unable to assume the role '{role_arn}' that was provided for this task. Please verify "
+                "that the role being passed has the proper trust relationship and permissions and that your IAM "
+                "user has permissions to pass this role."
+            ) from exc
+
+    def plane_account(self) -> str:
+        return str(self.client("sts").get_caller_identity()["Account"])
+
+    def resolve_secret(self, value_from: str, credentials: dict[str, str]) -> str:
+        """A secret's value, read with the execution role's credentials (the agent's calls)."""
         kind, ident, key = secret_reference(value_from)
-        if kind == "ssm":
-            return str(self.client("ssm").get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"])
-        raw = self.client("secretsmanager").get_secret_value(SecretId=ident)["SecretString"]
+        prefix = (
+            "ResourceInitializationError: unable to pull secrets or registry auth: "
+            "execution resource retrieval failed: "
+        )
+        make_client: Any = boto3.client
+        client = make_client(
+            "ssm" if kind == "ssm" else "secretsmanager",
+            region_name=self.plane.region,
+            endpoint_url=self.plane.endpoint,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        )
+        try:
+            if kind == "ssm":
+                return str(client.get_parameters(Names=[ident], WithDecryption=True)["Parameters"][0]["Value"])
+            raw = client.get_secret_value(SecretId=ident)["SecretString"]
+        except (ClientError, IndexError) as exc:
+            error = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+            detail = f"{error.get('Code', 'ParameterNotFound')}: {error.get('Message', ident)}"
+            if kind == "ssm":
+                where = f"unable to retrieve secrets from ssm: service call has been retried 1 time(s): {detail}"
+            else:
+                where = (
+                    "unable to retrieve secret from asm: service call has been retried 1 time(s): "
+                    f"failed to fetch secret {ident} from secrets manager: {detail}"
+                )
+            raise TaskStartError(prefix + where) from exc
         if not key:
             return str(raw)
         value = json.loads(raw).get(key)
         if value is None:
-            raise LocalCloudError(f"secret {ident} has no JSON key {key!r}")
+            raise TaskStartError(
+                f"{prefix}unable to retrieve secret from asm: retrieved secret from Secrets Manager "
+                f"did not contain json key {key}"
+            )
         return str(value)
 
-    def container_env(self, container: dict[str, Any]) -> dict[str, str]:
-        """What the ECS agent gives the container: its environment, its secrets, credentials, region.
-        The endpoint too: on AWS the SDK finds the regional endpoint by itself."""
+    def container_env(self, container: dict[str, Any], taskdef: dict[str, Any]) -> dict[str, str]:
+        """What the ECS agent gives the container: its environment, its secrets (read with the
+        execution role's credentials), its task role's credentials (none without a task role: the
+        SDK finds none, as on AWS), the region. The endpoint too: on AWS the SDK finds the regional
+        endpoint by itself."""
         env = {e["name"]: str(e["value"]) for e in container.get("environment", [])}
-        for secret in container.get("secrets", []):
-            env[secret["name"]] = self.resolve_secret(secret["valueFrom"])
-        env.setdefault("AWS_ACCESS_KEY_ID", os.environ.get("LOCALCLOUD_ACCESS_KEY", "testing"))
-        env.setdefault("AWS_SECRET_ACCESS_KEY", os.environ.get("LOCALCLOUD_SECRET_KEY", "testing"))
+        wanted = container.get("secrets", [])
+        if wanted:
+            execution_role = str(taskdef.get("executionRoleArn") or "")
+            if not execution_role:
+                raise TaskStartError(
+                    "ResourceInitializationError: unable to pull secrets or registry auth: the task definition "
+                    "has secrets and no execution role to read them with"
+                )
+            credentials = self.role_credentials(execution_role, "execution")
+            for secret in wanted:
+                env[secret["name"]] = self.resolve_secret(secret["valueFrom"], credentials)
+        if taskdef.get("taskRoleArn"):
+            for name, value in self.role_credentials(str(taskdef["taskRoleArn"]), "task").items():
+                env.setdefault(name, value)
         env.setdefault("AWS_REGION", self.plane.region)
         env.setdefault("AWS_DEFAULT_REGION", self.plane.region)
         env.setdefault("AWS_ENDPOINT_URL", f"http://{EMULATOR_HOSTNAME}:{self.plane.emulator_port}")
@@ -255,7 +329,7 @@ class Ecs:
         # A service task that exits is replaced by the scheduler: the restart policy stands in for it.
         argv = ["docker", "run", *(["--detach", "--restart", "on-failure"] if detach else ["--rm"]), *flags]
         argv += [container["image"], *(command if command is not None else list(container.get("command") or []))]
-        return argv, ip, self.container_env(container)
+        return argv, ip, self.container_env(container, taskdef)
 
     def start(
         self,
@@ -434,7 +508,14 @@ class ServiceWorker(threading.Thread):
             subnets = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("subnets", [])
             started = []
             for _ in range(desired - len(current)):
-                name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name)
+                try:
+                    name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name)
+                except TaskStartError as exc:  # STOPPED before it ran: a failed task of the deployment
+                    LOG.warning("service %s: task failed to start: %s", self.key.name, exc)
+                    ecs.stop(started, "a task of its deployment failed to start")
+                    self.update(lambda s: self.counts(s, len(current), len(old)))
+                    self.failed(svc, old, str(exc), len(started) + 1)
+                    return True
                 started.append(Task(name, self.key.name, wanted_td, ip, "running", time.time()))
                 ecs.changed(f"started task {name} of {wanted_td.rsplit('/', 1)[1]} at {ip}")
             # ECS counts a task as running once its container runs, before the load balancer finds it
@@ -510,11 +591,11 @@ class ServiceWorker(threading.Thread):
             deployment["failedTasks"] = int(deployment.get("failedTasks", 0)) + failed_tasks
             deployment["updatedAt"] = models.now()
             if not breaker.get("enable"):
-                models.event(model, f"task failed to start: {failure[:300]}")
+                models.event(model, f"task failed to start: {failure[:1000]}")
                 return
             deployment["rolloutState"] = "FAILED"
             deployment["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
-            models.event(model, f"deployment {deployment['id']} failed: tasks failed to start. {failure[:300]}")
+            models.event(model, f"deployment {deployment['id']} failed: tasks failed to start. {failure[:1000]}")
             if breaker.get("rollback") and previous:
                 model.task_definition = previous
                 rollback = models.start_deployment(
@@ -613,6 +694,9 @@ class Scheduler:
             )
             status("STOPPED", exit_code=code, reason="Essential container in task exited")
             LOG.info("one-off task %s exited %d", arn.rsplit("/", 1)[-1], code)
+        except TaskStartError as exc:
+            LOG.warning("one-off task %s failed to start: %s", arn, exc)
+            status("STOPPED", reason=str(exc))
         except Exception as exc:
             LOG.exception("one-off task %s could not run", arn)
             status("STOPPED", exit_code=1, reason=f"CannotStartContainerError: {str(exc)[:200]}")
