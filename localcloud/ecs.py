@@ -298,6 +298,9 @@ class Ecs:
         container = next((c for c in definitions if c.get("essential", True)), definitions[0])
         if container_name:
             container = next(c for c in definitions if c["name"] == container_name)
+        # The agent assumes the roles and pulls the secrets first: a refusal stops the task before
+        # anything of it exists (ResourceInitializationError).
+        env = self.container_env(container, taskdef)
         network, gateway, cidr = self.network_for(subnets)
         used = {t.ip for t in self.tasks()}
         inspect = json.loads(run(["docker", "network", "inspect", network]))[0]
@@ -329,7 +332,7 @@ class Ecs:
         # A service task that exits is replaced by the scheduler: the restart policy stands in for it.
         argv = ["docker", "run", *(["--detach", "--restart", "on-failure"] if detach else ["--rm"]), *flags]
         argv += [container["image"], *(command if command is not None else list(container.get("command") or []))]
-        return argv, ip, self.container_env(container, taskdef)
+        return argv, ip, env
 
     def start(
         self,

@@ -5,6 +5,7 @@ from anyone. Needs the Docker engine and the base image (scripts/dataplane-setup
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import ssl
@@ -254,6 +255,51 @@ def test_a_one_off_task_stops_with_the_exit_code_of_its_container(service: dict[
     )
     assert task["containers"][0]["exitCode"] == 3
     assert task["stoppedReason"] == "Essential container in task exited"
+
+
+def test_a_one_off_task_whose_secret_its_execution_role_cannot_read_stops_without_running(
+    service: dict[str, Any],
+) -> None:
+    """ECS reads the task's secrets with the execution role before the container starts: refused, the
+    task stops with ECS's reason and its container has no exit code (the migrations' module fails)."""
+    ecs, url = service["ecs"], service["url"]
+    secret = client("secretsmanager", url).create_secret(Name="probe-db", SecretString="pw")["ARN"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = client("iam", url).create_role(RoleName="probe-exec", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    definition = ecs.register_task_definition(
+        family="probe-secret",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        executionRoleArn=role["Arn"],
+        containerDefinitions=[
+            {"name": "api", "image": PROBE_IMAGE, "secrets": [{"name": "DB_PASSWORD", "valueFrom": secret}]}
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    started = ecs.run_task(
+        cluster="probe",
+        taskDefinition=definition,
+        count=1,
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        networkConfiguration=service["network"],
+    )
+    arn = started["tasks"][0]["taskArn"]
+    task = wait(
+        "the task stops",
+        lambda: (t := ecs.describe_tasks(cluster="probe", tasks=[arn])["tasks"][0])["lastStatus"] == "STOPPED" and t,
+    )
+    assert task["stoppedReason"].startswith(
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+        f"unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret {secret}"
+        " from secrets manager: AccessDeniedException: User: arn:aws:sts::"
+    )
+    assert task["containers"][0].get("exitCode") is None
 
 
 def test_deleting_the_service_stops_its_tasks(service: dict[str, Any]) -> None:
