@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.dataplane import DataPlane
+from localcloud.ecs import ECS_LABEL
 from tests.integration.conftest import LOGS, ROOT, Stack
 from tests.integration.helpers import ARTIFACTS, PROJECT, run_playbook
 from tests.integration.test_60_deploy import API, PREFIX, http
@@ -73,8 +74,8 @@ def without(stack: Stack, role: str, policy: str, action: str) -> Iterator[None]
 
 def api_container_env(stack: Stack) -> dict[str, str]:
     names = subprocess.run(
-        ["docker", "ps", "--format", "{{.Names}}", "--filter", f"label=localcloud.ecs.service={API}",
-         "--filter", f"label=localcloud.ecs.endpoint={stack.cloud.endpoint}"],
+        ["docker", "ps", "--format", "{{.Names}}", "--filter", f"label={ECS_LABEL}.service={API}",
+         "--filter", f"label={ECS_LABEL}.endpoint={stack.cloud.endpoint}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert names, "no API task container runs"
@@ -104,6 +105,15 @@ def test_the_tasks_run_with_their_task_roles_session_not_the_emulators_keys(
     )  # fmt: skip
     with pytest.raises(ClientError, match="AccessDeniedException"):
         secrets.get_secret_value(SecretId=outputs["db_secret_arn"])
+    # The app is given its queue's URL: it never looks it up, so its role may not either.
+    sqs = boto3.client(
+        "sqs", region_name=REGION, endpoint_url=stack.cloud.endpoint,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+    )  # fmt: skip
+    sqs.get_queue_attributes(QueueUrl=outputs["queue_url"], AttributeNames=["QueueArn"])  # its readiness check
+    with pytest.raises(ClientError, match="AccessDenied"):
+        sqs.get_queue_url(QueueName=outputs["queue_url"].rsplit("/", 1)[1])
 
 
 def test_without_sqs_sendmessage_in_the_task_role_an_export_cannot_be_enqueued(
