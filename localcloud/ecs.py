@@ -44,6 +44,7 @@ from localcloud.emulator import LocalCloudError
 
 LOG = logging.getLogger("localcloud.ecs")
 ECS_LABEL = f"{LABEL}.ecs"
+NETWORK_LOCK = threading.Lock()
 
 
 class TaskStartError(LocalCloudError):
@@ -253,6 +254,10 @@ class Ecs:
     def network_for(self, subnet_ids: list[str]) -> tuple[str, str, str]:
         """(docker network, gateway, subnet CIDR) of the task's first subnet; creates the network and forwarders."""
         key = tuple(subnet_ids[:1])
+        with NETWORK_LOCK:  # a one-off task and a service's tasks may start together: one creates it
+            return self._network_for(key, subnet_ids)
+
+    def _network_for(self, key: tuple[str, ...], subnet_ids: list[str]) -> tuple[str, str, str]:
         if key not in self._networks:
             ec2 = self.client("ec2")
             subnet = ec2.describe_subnets(SubnetIds=subnet_ids[:1])["Subnets"][0]
