@@ -5,13 +5,15 @@ The controller calls in here when an API call changed ECS (``localcloud.controll
 * a service: one worker thread per service keeps the service's desired count of tasks of its
   PRIMARY deployment running as containers on the Docker network of the service's VPC (the one
   ``localcloud.dataplane`` gives the test hosts), with exactly the environment and secrets the task
-  definition names, secrets resolved from Secrets Manager / SSM as the ECS agent would, and the
-  task role's stand-in credentials and the endpoint. A rolling update starts the new tasks, waits
-  until they pass the target group's health check (the container health check for a service
-  without one), registers them as targets, then stops the old tasks: the deployment goes
-  IN_PROGRESS -> COMPLETED in DescribeServices, with running and pending counts. When the new
-  tasks fail, the deployment circuit breaker (if the service has it) marks the deployment FAILED
-  and rolls the service back to the previous revision, which keeps serving.
+  definition names, secrets resolved from Secrets Manager / SSM with the execution role's session
+  as the ECS agent would, the task role's own session (``localcloud.iam``) and the endpoint; a
+  refusal stops the task with ECS's ResourceInitializationError and counts as a failed task. A
+  rolling update starts the new tasks, waits until they pass the target group's health check (the
+  container health check for a service without one), registers them as targets, then stops the
+  old tasks: the deployment goes IN_PROGRESS -> COMPLETED in DescribeServices, with running and
+  pending counts. When the new tasks fail, the deployment circuit breaker (if the service has it)
+  marks the deployment FAILED and rolls the service back to the previous revision, which keeps
+  serving.
 * a one-off task (RunTask, e.g. the migrations): its container runs with the command override;
   DescribeTasks shows it PROVISIONING, RUNNING, then STOPPED with the container's exit code.
 
