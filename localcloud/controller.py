@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from localcloud import fidelity, models
+from localcloud import fidelity, iam, models
 from localcloud.dataplane import ROOT, DataPlane
 from localcloud.ecs import Scheduler, ServiceKey
 from localcloud.elb import Balancers
@@ -137,7 +137,10 @@ class Controller:
     def gate(self, call: ApiCall) -> tuple[tuple[str, list[tuple[str, str]], bytes] | None, dict[str, Any]]:
         """Before moto: AWS's refusal of this call now (fidelity), and what a deletion takes away."""
         account = self.account_of(call)
-        refusal = fidelity.check(call, account)
+        refusal = None
+        if fidelity.enabled() and call.access_key != fidelity.INTERNAL_ACCESS_KEY:
+            refusal = iam.authorize(call, account)  # a role session's or IAM user's call (localcloud.iam)
+        refusal = refusal or fidelity.check(call, account)
         if refusal is not None:
             LOG.info("fidelity: %s.%s answered %s", call.service, call.action, refusal.code)
             return fidelity.render(call.service, call.json, refusal), {}

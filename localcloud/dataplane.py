@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -38,6 +39,8 @@ from typing import Any
 from localcloud import firewall
 from localcloud.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from localcloud.emulator import LocalCloudError
+
+LOG = logging.getLogger("localcloud.dataplane")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
@@ -152,6 +155,7 @@ class Instance:
     public_key: str
     name: str = ""
     security_groups: tuple[str, ...] = ()
+    instance_profile_arn: str = ""
 
     @property
     def hostname(self) -> str:
@@ -378,6 +382,7 @@ class DataPlane:
                     public_key=keys.get(key_name, ""),
                     name=tags.get("Name", ""),
                     security_groups=tuple(sorted(g["GroupId"] for g in inst.get("SecurityGroups", []))),
+                    instance_profile_arn=inst.get("IamInstanceProfile", {}).get("Arn", ""),
                 )
             )
         return sorted(result, key=lambda i: i.instance_id)
@@ -628,26 +633,73 @@ class DataPlane:
         )
         self.changed(f"test host {inst.instance_id} ({inst.name or 'unnamed'}) at {inst.private_ip}")
 
+    def instance_role_credentials(self, inst: Instance, current: str) -> dict[str, str]:
+        """The credentials EC2 gives an instance for its instance profile's role (AssumeRole through
+        the emulator's STS; the role's trust policy must admit ec2.amazonaws.com): none without a
+        profile or a role it may assume, as the instance metadata service has none then. EC2 renews
+        them before they expire; here a session of 12 hours is kept while it is of the same role."""
+        from localcloud import iam
+
+        if not inst.instance_profile_arn:
+            return {}
+        profile = self._client("iam").get_instance_profile(
+            InstanceProfileName=inst.instance_profile_arn.rsplit("/", 1)[-1]
+        )["InstanceProfile"]
+        roles = profile.get("Roles", [])
+        if not roles:
+            return {}
+        role_arn = str(roles[0]["Arn"])
+        held = dict(line.split("=", 1) for line in current.splitlines() if line.startswith("AWS_") and "=" in line)
+        if held.get("AWS_SESSION_TOKEN"):
+            import boto3
+
+            try:
+                caller = boto3.client(
+                    "sts",
+                    region_name=self.region,
+                    endpoint_url=self.endpoint,
+                    aws_access_key_id=held.get("AWS_ACCESS_KEY_ID", ""),
+                    aws_secret_access_key=held.get("AWS_SECRET_ACCESS_KEY", ""),
+                    aws_session_token=held["AWS_SESSION_TOKEN"],
+                ).get_caller_identity()["Arn"]
+            except Exception:  # not a session of this emulator any more
+                caller = ""
+            if f":assumed-role/{role_arn.rsplit('/', 1)[-1]}/" in caller:
+                return {k: held[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+        try:
+            return iam.assume_for_service(
+                self._client("iam"),
+                self._client("sts"),
+                role_arn,
+                "ec2.amazonaws.com",
+                inst.instance_id,
+                account=role_arn.split(":")[4],
+            )
+        except iam.TrustError as exc:
+            LOG.warning("instance %s gets no credentials: %s", inst.instance_id, exc)
+            return {}
+
     def sync_environment(self, inst: Instance) -> None:
         """What an EC2 instance's AWS CLI gets from its instance role and the regional endpoints:
-        here the local cloud's endpoint (through the gateway's forwarder) and the keys it accepts,
-        in /etc/environment, which PAM gives every login and sudo session."""
+        here the local cloud's endpoint (through the gateway's forwarder) and the instance role's
+        credentials, in /etc/environment, which PAM gives every login and sudo session."""
+        begin, end = "# BEGIN localcloud instance role", "# END localcloud instance role"
+        name = self.container_name(inst.instance_id)
+        current = run(["docker", "exec", name, "cat", "/etc/environment"], check=False)
+        credentials = self.instance_role_credentials(inst, current)
         lines = [
             f"AWS_ENDPOINT_URL=http://{EMULATOR_HOSTNAME}:{self.emulator_port}",
             f"AWS_DEFAULT_REGION={self.region}",
-            f"AWS_ACCESS_KEY_ID={os.environ.get('LOCALCLOUD_ACCESS_KEY', 'testing')}",
-            f"AWS_SECRET_ACCESS_KEY={os.environ.get('LOCALCLOUD_SECRET_KEY', 'testing')}",
+            *(f"{key}={value}" for key, value in credentials.items()),
         ]
-        begin, end = "# BEGIN localcloud instance role", "# END localcloud instance role"
         block = "\n".join([begin, *lines, end]) + "\n"
-        name = self.container_name(inst.instance_id)
-        current = run(["docker", "exec", name, "cat", "/etc/environment"], check=False)
         wanted = replace_hosts_block(current, block, begin, end)
         if wanted != current:
             run(["docker", "exec", "-i", name, "sh", "-c", "cat > /etc/environment"], input_text=wanted)
-            self.changed(f"/etc/environment of {inst.instance_id}: the local cloud's endpoint and keys")
+            self.changed(f"/etc/environment of {inst.instance_id}: the local cloud's endpoint and the instance role")
         # On EC2 root's AWS CLI reaches the instance role too; sudo resets the environment, so it keeps these.
-        keep = 'Defaults env_keep += "' + " ".join(line.split("=", 1)[0] for line in lines) + '"\n'
+        names = ["AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        keep = 'Defaults env_keep += "' + " ".join([*names, "AWS_SESSION_TOKEN"]) + '"\n'
         sudoers = "/etc/sudoers.d/localcloud-instance-role"
         if run(["docker", "exec", name, "cat", sudoers], check=False) != keep:
             script = f"umask 0337 && cat > {sudoers}.tmp && mv {sudoers}.tmp {sudoers}"

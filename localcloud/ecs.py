@@ -5,14 +5,16 @@ The controller calls in here when an API call changed ECS (``localcloud.controll
 * a service: one worker thread per service keeps the service's desired count of tasks of its
   PRIMARY deployment running as containers on the Docker network of the service's VPC (the one
   ``localcloud.dataplane`` gives the test hosts), with exactly the environment and secrets the task
-  definition names, secrets resolved from Secrets Manager / SSM as the ECS agent would, and the
-  task role's stand-in credentials and the endpoint. A rolling update starts the new tasks, waits
-  until they pass the target group's health check (the container health check for a service
-  without one), registers them as targets, then stops the old tasks: the deployment goes
-  IN_PROGRESS -> COMPLETED in DescribeServices, with running and pending counts. When new tasks
-  fail, replacements are launched until the deployment's failed tasks reach the circuit breaker's
-  threshold (half the desired count, 3 to 200); then the breaker (if the service has it) marks the
-  deployment FAILED and rolls the service back to the previous revision, which keeps serving.
+  definition names, secrets resolved from Secrets Manager / SSM with the execution role's session
+  as the ECS agent would, the task role's own session (``localcloud.iam``) and the endpoint; a
+  refusal stops the task with ECS's ResourceInitializationError and counts as a failed task. A
+  rolling update starts the new tasks, waits until they pass the target group's health check (the
+  container health check for a service without one), registers them as targets, then stops the
+  old tasks: the deployment goes IN_PROGRESS -> COMPLETED in DescribeServices, with running and
+  pending counts. When new tasks fail, replacements are launched until the deployment's failed
+  tasks reach the circuit breaker's threshold (half the desired count, 3 to 200); then the breaker
+  (if the service has it) marks the deployment FAILED and rolls the service back to the previous
+  revision, which keeps serving.
 * task storage as Fargate mounts it: a task volume is root-owned 0755 unless the image declares
   the path a ``VOLUME`` (then the image's directory is copied in); ``readonlyRootFilesystem`` holds.
 * a one-off task (RunTask, e.g. the migrations): its container runs with the command override;
@@ -39,7 +41,10 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud import fidelity, firewall, models, timing
+import boto3
+from botocore.exceptions import ClientError
+
+from localcloud import fidelity, firewall, iam, models, timing
 from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, network_gateway, run
 from localcloud.emulator import LocalCloudError
 
@@ -49,6 +54,11 @@ ECS_LABEL = f"{LABEL}.ecs"
 # (each in its own thread) must not pick the same one.
 RESERVED: set[str] = set()
 RESERVED_LOCK = threading.Lock()
+NETWORK_LOCK = threading.Lock()
+
+
+class TaskStartError(LocalCloudError):
+    """The task cannot start, with ECS's stopped reason (a role it cannot assume, a secret it cannot read)."""
 
 
 def secret_reference(value_from: str) -> tuple[str, str, str]:
@@ -205,26 +215,93 @@ class Ecs:
             )
         return sorted(result, key=lambda t: t.container)
 
-    def resolve_secret(self, value_from: str) -> str:
+    def role_credentials(self, role_arn: str, purpose: str) -> dict[str, str]:
+        """Credentials of a task's role, as ECS obtains them: AssumeRole through the emulator's STS,
+        which the role's trust policy must admit ecs-tasks.amazonaws.com to (``localcloud.iam``). ECS
+        serves a task role's credentials through the container credentials endpoint and renews them;
+        here they are set once at start, for 12 hours."""
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else self.plane_account()
+        try:
+            return iam.assume_for_service(
+                self.client("iam"),
+                self.client("sts"),
+                role_arn,
+                "ecs-tasks.amazonaws.com",
+                f"ecs-{purpose}-{secrets.token_hex(8)}",
+                account=account,
+            )
+        except (iam.TrustError, ClientError) as exc:
+            LOG.warning("assuming %s failed: %s", role_arn, exc)
+            raise TaskStartError(
+                f"ECS was unable to assume the role '{role_arn}' that was provided for this task. Please verify "
+                "that the role being passed has the proper trust relationship and permissions and that your IAM "
+                "user has permissions to pass this role."
+            ) from exc
+
+    def plane_account(self) -> str:
+        return str(self.client("sts").get_caller_identity()["Account"])
+
+    def resolve_secret(self, value_from: str, credentials: dict[str, str]) -> str:
+        """A secret's value, read with the execution role's credentials (the agent's calls)."""
         kind, ident, key = secret_reference(value_from)
-        if kind == "ssm":
-            return str(self.client("ssm").get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"])
-        raw = self.client("secretsmanager").get_secret_value(SecretId=ident)["SecretString"]
+        prefix = (
+            "ResourceInitializationError: unable to pull secrets or registry auth: "
+            "execution resource retrieval failed: "
+        )
+        make_client: Any = boto3.client
+        client = make_client(
+            "ssm" if kind == "ssm" else "secretsmanager",
+            region_name=self.plane.region,
+            endpoint_url=self.plane.endpoint,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        )
+        try:
+            if kind == "ssm":
+                return str(client.get_parameters(Names=[ident], WithDecryption=True)["Parameters"][0]["Value"])
+            raw = client.get_secret_value(SecretId=ident)["SecretString"]
+        except (ClientError, IndexError) as exc:
+            error = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+            detail = f"{error.get('Code', 'ParameterNotFound')}: {error.get('Message', ident)}"
+            if kind == "ssm":
+                where = f"unable to retrieve secrets from ssm: service call has been retried 1 time(s): {detail}"
+            else:
+                where = (
+                    "unable to retrieve secret from asm: service call has been retried 1 time(s): "
+                    f"failed to fetch secret {ident} from secrets manager: {detail}"
+                )
+            raise TaskStartError(prefix + where) from exc
         if not key:
             return str(raw)
         value = json.loads(raw).get(key)
         if value is None:
-            raise LocalCloudError(f"secret {ident} has no JSON key {key!r}")
+            raise TaskStartError(
+                f"{prefix}unable to retrieve secret from asm: retrieved secret from Secrets Manager "
+                f"did not contain json key {key}"
+            )
         return str(value)
 
-    def container_env(self, container: dict[str, Any]) -> dict[str, str]:
-        """What the ECS agent gives the container: its environment, its secrets, credentials, region.
-        The endpoint too: on AWS the SDK finds the regional endpoint by itself."""
+    def container_env(self, container: dict[str, Any], taskdef: dict[str, Any]) -> dict[str, str]:
+        """What the ECS agent gives the container: its environment, its secrets (read with the
+        execution role's credentials), its task role's credentials (none without a task role: the
+        SDK finds none, as on AWS), the region. The endpoint too: on AWS the SDK finds the regional
+        endpoint by itself."""
         env = {e["name"]: str(e["value"]) for e in container.get("environment", [])}
-        for secret in container.get("secrets", []):
-            env[secret["name"]] = self.resolve_secret(secret["valueFrom"])
-        env.setdefault("AWS_ACCESS_KEY_ID", os.environ.get("LOCALCLOUD_ACCESS_KEY", "testing"))
-        env.setdefault("AWS_SECRET_ACCESS_KEY", os.environ.get("LOCALCLOUD_SECRET_KEY", "testing"))
+        wanted = container.get("secrets", [])
+        if wanted:
+            execution_role = str(taskdef.get("executionRoleArn") or "")
+            if not execution_role:
+                raise TaskStartError(
+                    "ResourceInitializationError: unable to pull secrets or registry auth: the task definition "
+                    "has secrets and no execution role to read them with"
+                )
+            credentials = self.role_credentials(execution_role, "execution")
+            for secret in wanted:
+                env[secret["name"]] = self.resolve_secret(secret["valueFrom"], credentials)
+        if taskdef.get("taskRoleArn"):
+            for name, value in self.role_credentials(str(taskdef["taskRoleArn"]), "task").items():
+                env.setdefault(name, value)
         env.setdefault("AWS_REGION", self.plane.region)
         env.setdefault("AWS_DEFAULT_REGION", self.plane.region)
         env.setdefault("AWS_ENDPOINT_URL", f"http://{EMULATOR_HOSTNAME}:{self.plane.emulator_port}")
@@ -238,6 +315,10 @@ class Ecs:
     def network_for(self, subnet_ids: list[str]) -> tuple[str, str, str]:
         """(docker network, gateway, subnet CIDR) of the task's first subnet; creates the network and forwarders."""
         key = tuple(subnet_ids[:1])
+        with NETWORK_LOCK:  # a one-off task and a service's tasks may start together: one creates it
+            return self._network_for(key, subnet_ids)
+
+    def _network_for(self, key: tuple[str, ...], subnet_ids: list[str]) -> tuple[str, str, str]:
         if key not in self._networks:
             ec2 = self.client("ec2")
             subnet = ec2.describe_subnets(SubnetIds=subnet_ids[:1])["Subnets"][0]
@@ -285,6 +366,9 @@ class Ecs:
         container = next((c for c in definitions if c.get("essential", True)), definitions[0])
         if container_name:
             container = next(c for c in definitions if c["name"] == container_name)
+        # The agent assumes the roles and pulls the secrets first: a refusal stops the task before
+        # anything of it exists (ResourceInitializationError).
+        env = self.container_env(container, taskdef)
         network, gateway, cidr = self.network_for(subnets)
         used = {t.ip for t in self.tasks()}
         inspect = json.loads(run(["docker", "network", "inspect", network]))[0]
@@ -321,7 +405,7 @@ class Ecs:
         # A service task that exits is replaced by the scheduler: the restart policy stands in for it.
         argv = ["docker", "run", *(["--detach", "--restart", "on-failure"] if detach else ["--rm"]), *flags]
         argv += [container["image"], *(command if command is not None else list(container.get("command") or []))]
-        return argv, ip, self.container_env(container)
+        return argv, ip, env
 
     def start(
         self,
@@ -513,7 +597,14 @@ class ServiceWorker(threading.Thread):
             subnets, groups = vpc_config.get("subnets", []), vpc_config.get("securityGroups", [])
             started = []
             for _ in range(desired - len(current)):
-                name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name, security_groups=groups)
+                try:
+                    name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name, security_groups=groups)
+                except TaskStartError as exc:  # STOPPED before it ran: a failed task of the deployment
+                    LOG.warning("service %s: task failed to start: %s", self.key.name, exc)
+                    ecs.stop(started, "a task of its deployment failed to start")
+                    self.update(lambda s: self.counts(s, len(current), len(old)))
+                    self.failed(svc, old, str(exc), len(started) + 1)
+                    return True
                 started.append(Task(name, self.key.name, wanted_td, ip, "running", time.time()))
                 ecs.changed(f"started task {name} of {wanted_td.rsplit('/', 1)[1]} at {ip}")
             # ECS counts a task as running once its container runs, before the load balancer finds it
@@ -611,7 +702,7 @@ class ServiceWorker(threading.Thread):
             deployment["updatedAt"] = models.now()
             if not breaker.get("enable") or count < threshold:
                 limit = f" ({count} of the circuit breaker's {threshold})" if breaker.get("enable") else ""
-                models.event(model, f"task failed to start{limit}: {failure[:300]}")
+                models.event(model, f"task failed to start{limit}: {failure[:1000]}")
                 return
             tripped = True
             deployment["rolloutState"] = "FAILED"
@@ -621,7 +712,7 @@ class ServiceWorker(threading.Thread):
             models.event(
                 model,
                 f"deployment {deployment['id']} failed: {count} tasks failed to start (circuit breaker threshold "
-                f"{threshold}). {failure[:300]}",
+                f"{threshold}). {failure[:1000]}",
             )
             if breaker.get("rollback") and previous:
                 model.task_definition = previous
@@ -724,6 +815,9 @@ class Scheduler:
             )
             status("STOPPED", exit_code=code, reason="Essential container in task exited")
             LOG.info("one-off task %s exited %d", arn.rsplit("/", 1)[-1], code)
+        except TaskStartError as exc:
+            LOG.warning("one-off task %s failed to start: %s", arn, exc)
+            status("STOPPED", reason=str(exc))
         except Exception as exc:
             LOG.exception("one-off task %s could not run", arn)
             status("STOPPED", exit_code=1, reason=f"CannotStartContainerError: {str(exc)[:200]}")

@@ -235,11 +235,14 @@ class Refusal:
 def render(service: str, json_protocol: bool, refusal: Refusal) -> tuple[str, list[tuple[str, str]], bytes]:
     """(status line, headers, body) of an AWS error answer, as botocore parses it for ``service``."""
     request_id = str(uuid.uuid4())
-    reason = {400: "Bad Request", 503: "Service Unavailable"}.get(refusal.status, "Error")
+    reason = {400: "Bad Request", 403: "Forbidden", 503: "Service Unavailable"}.get(refusal.status, "Error")
     status = f"{refusal.status} {reason}"
     if json_protocol:
         body = json.dumps({"__type": refusal.code, "message": refusal.message}).encode()
-        return status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id)], body
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id)]
+        if service == "sqs":  # SQS's JSON protocol keeps its query error codes in this header
+            headers.append(("x-amzn-query-error", f"{refusal.code};Sender"))
+        return status, headers, body
     if service == "ec2":
         xml = (
             f"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>{refusal.code}</Code>"

@@ -103,9 +103,10 @@ def set_task_status(tsk: Any, status: str, *, exit_code: int | None = None, reas
         tsk.started_at = stamp
     for container in tsk.containers:
         container.last_status = status if status in ("RUNNING", "STOPPED") else "PENDING"
-        if exit_code is not None:
-            container.exitCode = exit_code
-            container.exit_code = exit_code
+        # moto starts every container at exit code 0; ECS has none until the container exited, and
+        # none for a task that stopped before its container ran (a secret it could not read).
+        container.exitCode = exit_code
+        container.exit_code = exit_code
     if status == "STOPPED":
         tsk.desired_status = "STOPPED"
         tsk.stopped_reason = reason

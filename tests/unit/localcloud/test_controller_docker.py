@@ -5,6 +5,7 @@ from anyone. Needs the Docker engine and the base image (scripts/dataplane-setup
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import ssl
@@ -262,6 +263,91 @@ def test_a_one_off_task_stops_with_the_exit_code_of_its_container(service: dict[
     )
     assert task["containers"][0]["exitCode"] == 3
     assert task["stoppedReason"] == "Essential container in task exited"
+
+
+def unreadable_secret_revision(service: dict[str, Any]) -> tuple[str, str]:
+    """(task definition, secret ARN): a revision of the API whose secret its execution role may not read."""
+    if "unreadable" not in service:
+        url = service["url"]
+        secret = client("secretsmanager", url).create_secret(Name="probe-db", SecretString="pw")["ARN"]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        iam = client("iam", url)
+        role = iam.create_role(RoleName="probe-exec", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        definition = service["ecs"].register_task_definition(
+            family="probe-api",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            executionRoleArn=role["Arn"],
+            containerDefinitions=[
+                {
+                    "name": "api",
+                    "image": PROBE_IMAGE,
+                    "command": ["python3", "-m", "http.server", "8000"],
+                    "portMappings": [{"containerPort": 8000}],
+                    "secrets": [{"name": "DB_PASSWORD", "valueFrom": secret}],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+        service["unreadable"] = (definition, secret)
+    definition, secret = service["unreadable"]
+    return str(definition), str(secret)
+
+
+REFUSED_REASON = (
+    "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+    "unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret {secret}"
+    " from secrets manager: AccessDeniedException: User: arn:aws:sts::"
+)
+
+
+def test_a_one_off_task_whose_secret_its_execution_role_cannot_read_stops_without_running(
+    service: dict[str, Any],
+) -> None:
+    """ECS reads the task's secrets with the execution role before the container starts: refused, the
+    task stops with ECS's reason and its container has no exit code (the migrations' module fails)."""
+    ecs = service["ecs"]
+    definition, secret = unreadable_secret_revision(service)
+    started = ecs.run_task(
+        cluster="probe",
+        taskDefinition=definition,
+        count=1,
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        networkConfiguration=service["network"],
+    )
+    arn = started["tasks"][0]["taskArn"]
+    task = wait(
+        "the task stops",
+        lambda: (t := ecs.describe_tasks(cluster="probe", tasks=[arn])["tasks"][0])["lastStatus"] == "STOPPED" and t,
+    )
+    assert task["stoppedReason"].startswith(REFUSED_REASON.format(secret=secret))
+    assert task["containers"][0].get("exitCode") is None
+
+
+def test_a_revision_whose_secret_cannot_be_read_fails_its_deployment_with_ecss_reason(
+    service: dict[str, Any],
+) -> None:
+    wait("the deployment is settled", lambda: describe(service)["deployments"][0]["rolloutState"] == "COMPLETED")
+    serving = describe(service)["taskDefinition"]
+    definition, secret = unreadable_secret_revision(service)
+    service["ecs"].update_service(cluster="probe", service="api", taskDefinition=definition)
+    failed = wait(
+        "the deployment fails and rolls back",
+        lambda: (
+            (s := describe(service))["taskDefinition"] == serving
+            and any(d["rolloutState"] == "FAILED" for d in s["deployments"])
+            and s
+        ),
+    )
+    assert any(d["taskDefinition"] == definition and d["rolloutState"] == "FAILED" for d in failed["deployments"])
+    assert any(REFUSED_REASON.format(secret=secret) in e["message"] for e in failed["events"])
+    wait("the rollback completes", lambda: describe(service)["deployments"][0]["rolloutState"] == "COMPLETED")
 
 
 def test_deleting_the_service_stops_its_tasks(service: dict[str, Any]) -> None:

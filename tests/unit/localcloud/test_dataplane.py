@@ -295,6 +295,7 @@ def test_sync_creates_the_test_host_once_then_reports_no_change(
     assert "aws.localcloud.internal" in docker.hosts
     # What the instance role and the regional endpoint give an EC2 instance's AWS CLI, sudo included.
     assert "AWS_ENDPOINT_URL=http://aws.localcloud.internal:5999" in docker.files["/etc/environment"]
+    assert "AWS_ACCESS_KEY_ID" not in docker.files["/etc/environment"]  # no instance profile, no credentials
     assert "AWS_ENDPOINT_URL" in docker.files["/etc/sudoers.d/localcloud-instance-role"]
 
     again = _plane("http://127.0.0.1:5999", tmp_path)
@@ -377,3 +378,53 @@ def test_down_removes_the_service_tasks_of_every_cluster_before_the_networks(
     )
     assert docker.containers == {} and docker.networks == {}
     assert any(task.container in c for c in changes)
+
+
+def _profile(endpoint: str, name: str, service: str) -> str:
+    iam = client("iam", endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    profile = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return str(profile)
+
+
+def test_an_instance_gets_its_instance_profile_roles_session_and_keeps_it(endpoint: str, tmp_path: Path) -> None:
+    plane = _plane(endpoint, tmp_path)
+    inst = Instance(
+        "i-1",
+        "10.90.128.4",
+        "vpc-1",
+        "10.90.0.0/16",
+        "ut",
+        "",
+        "bastion",
+        _profile(endpoint, "bastion-ut", "ec2.amazonaws.com"),
+    )
+    creds = plane.instance_role_credentials(inst, "")
+    assert set(creds) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert creds["AWS_ACCESS_KEY_ID"] != "testing"
+    held = "".join(f"{k}={v}\n" for k, v in creds.items())
+    assert plane.instance_role_credentials(inst, held) == creds  # a later sync keeps the live session
+
+
+def test_an_instance_without_a_profile_or_with_a_role_ec2_may_not_assume_gets_no_credentials(
+    endpoint: str, tmp_path: Path
+) -> None:
+    plane = _plane(endpoint, tmp_path)
+    bare = Instance("i-2", "10.90.128.5", "vpc-1", "10.90.0.0/16", "ut", "", "bastion")
+    assert plane.instance_role_credentials(bare, "") == {}
+    wrong = Instance(
+        "i-3",
+        "10.90.128.6",
+        "vpc-1",
+        "10.90.0.0/16",
+        "ut",
+        "",
+        "x",
+        _profile(endpoint, "tasks-ut", "ecs-tasks.amazonaws.com"),
+    )
+    assert plane.instance_role_credentials(wrong, "") == {}

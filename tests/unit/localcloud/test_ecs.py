@@ -1,4 +1,8 @@
-"""localcloud.ecs: ECS's own rules, as the local cloud applies them to its task containers."""
+"""localcloud/ecs.py: ECS's own rules as the local cloud applies them to task containers: what the
+local ECS agent gives a task's container (its task role's session, its secrets read with the
+execution role's session, and ECS's stopped reason when either is refused, against a running local
+cloud that enforces IAM, localcloud/iam.py), the circuit breaker's threshold, and Fargate's task
+storage."""
 
 from __future__ import annotations
 
@@ -6,11 +10,121 @@ import json
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from localcloud import dataplane
-from localcloud.ecs import breaker_threshold, task_storage_flags
+from localcloud.dataplane import DataPlane
+from localcloud.ecs import Ecs, TaskStartError, breaker_threshold, task_storage_flags
+from localcloud.fidelity import INTERNAL_ACCESS_KEY
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.unit.localcloud.test_fidelity import _cloud
+
+    with _cloud(tmp_path_factory.mktemp("ecs")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def ecs(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ecs:
+    plane = DataPlane(
+        endpoint=endpoint,
+        region=REGION,
+        project="unit",
+        state_dir=Path(tmp_path_factory.mktemp("plane")),
+        access_key=INTERNAL_ACCESS_KEY,
+    )
+    return Ecs(plane, "unit")
+
+
+def _admin(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+def _role(endpoint: str, name: str, service: str, *statements: dict[str, Any]) -> str:
+    iam = _admin(endpoint, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if statements:
+        document = {"Version": "2012-10-17", "Statement": list(statements)}
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(document))
+    return str(arn)
+
+
+def _container(secret_arn: str) -> dict[str, Any]:
+    return {
+        "name": "api",
+        "environment": [{"name": "MODE", "value": "x"}],
+        "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"{secret_arn}:password::"}],
+    }
+
+
+@pytest.fixture(scope="module")
+def secret(endpoint: str) -> str:
+    sm = _admin(endpoint, "secretsmanager")
+    return str(sm.create_secret(Name="db-unit", SecretString=json.dumps({"password": "s3cret"}))["ARN"])
+
+
+def test_a_task_gets_its_secrets_through_the_execution_role_and_its_task_roles_session(
+    ecs: Ecs, endpoint: str, secret: str
+) -> None:
+    execution = _role(
+        endpoint,
+        "exec-ok",
+        "ecs-tasks.amazonaws.com",
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret},
+    )
+    task = _role(endpoint, "task-ok", "ecs-tasks.amazonaws.com")
+    env = ecs.container_env(_container(secret), {"executionRoleArn": execution, "taskRoleArn": task})
+    assert env["DB_PASSWORD"] == "s3cret" and env["MODE"] == "x"  # noqa: S105 - a test value
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+    )
+    assert ":assumed-role/task-ok/" in sts.get_caller_identity()["Arn"]
+
+
+def test_a_task_without_a_task_role_gets_no_credentials(ecs: Ecs) -> None:
+    env = ecs.container_env({"name": "api", "environment": []}, {})
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
+    assert env["AWS_REGION"] == REGION
+
+
+def test_an_execution_role_without_getsecretvalue_stops_the_task_with_ecss_reason(
+    ecs: Ecs, endpoint: str, secret: str
+) -> None:
+    execution = _role(endpoint, "exec-bare", "ecs-tasks.amazonaws.com")
+    with pytest.raises(TaskStartError) as failed:
+        ecs.container_env(_container(secret), {"executionRoleArn": execution})
+    message = str(failed.value)
+    assert message.startswith(
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
+        f"failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch "
+        f"secret {secret} from secrets manager: AccessDeniedException: User: "
+    )
+    assert "is not authorized to perform: secretsmanager:GetSecretValue" in message
+
+
+def test_a_role_that_does_not_trust_ecs_tasks_stops_the_task(ecs: Ecs, endpoint: str) -> None:
+    task = _role(endpoint, "task-ec2", "ec2.amazonaws.com")
+    with pytest.raises(TaskStartError, match="ECS was unable to assume the role"):
+        ecs.container_env({"name": "api"}, {"taskRoleArn": task})
 
 
 @pytest.mark.parametrize(

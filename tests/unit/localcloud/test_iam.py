@@ -1,0 +1,269 @@
+"""IAM as the local cloud enforces it (localcloud/iam.py): the policy evaluation on its own, the
+principals and resource ARNs read from moto's models in-process, and real boto3 calls with a role
+session's keys against a running local cloud."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from localcloud import iam
+from localcloud.iam import Decision, Principal, Request
+from localcloud.server import ApiCall
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs"
+
+
+def _doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+ALLOW_SEND = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": QUEUE}
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def test_an_allow_statement_on_the_action_and_resource_allows() -> None:
+    assert iam.evaluate([_doc(ALLOW_SEND)], "sqs:SendMessage", QUEUE) is Decision.ALLOW
+
+
+def test_no_matching_statement_is_the_implicit_deny() -> None:
+    assert iam.evaluate([_doc(ALLOW_SEND)], "sqs:DeleteMessage", QUEUE) is Decision.IMPLICIT_DENY
+    assert iam.evaluate([_doc(ALLOW_SEND)], "sqs:SendMessage", QUEUE + "-dlq") is Decision.IMPLICIT_DENY
+    assert iam.evaluate([], "sqs:SendMessage", QUEUE) is Decision.IMPLICIT_DENY
+
+
+def test_an_explicit_deny_wins_over_any_allow_in_any_policy() -> None:
+    deny = _doc({"Effect": "Deny", "Action": "sqs:*", "Resource": "*"})
+    admin = _doc({"Effect": "Allow", "Action": "*", "Resource": "*"})
+    assert iam.evaluate([admin, _doc(ALLOW_SEND), deny], "sqs:SendMessage", QUEUE) is Decision.EXPLICIT_DENY
+
+
+def test_resources_match_with_wildcards_and_nothing_else_is_special() -> None:
+    group = _doc({"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "arn:aws:logs:*:*:log-group:/ecs/x:*"})
+    stream = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/x:log-stream:api/1"
+    assert iam.evaluate([group], "logs:PutLogEvents", stream) is Decision.ALLOW
+    other = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/xy:log-stream:api/1"
+    assert iam.evaluate([group], "logs:PutLogEvents", other) is Decision.IMPLICIT_DENY
+    one_char = _doc(
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:job?"}
+    )
+    assert iam.evaluate([one_char], "sqs:SendMessage", QUEUE) is Decision.ALLOW
+    # A dot in a pattern is a dot, not any character (moto's own matcher treats it as a regex).
+    dotted = _doc({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a.b/*"})
+    assert iam.evaluate([dotted], "s3:GetObject", "arn:aws:s3:::axb/k") is Decision.IMPLICIT_DENY
+
+
+def test_actions_match_case_insensitively_and_with_wildcards() -> None:
+    policy = _doc({"Effect": "Allow", "Action": "SQS:send*", "Resource": QUEUE})
+    assert iam.evaluate([policy], "sqs:SendMessage", QUEUE) is Decision.ALLOW
+
+
+def test_not_action_allows_everything_but_the_actions_named() -> None:
+    policy = _doc({"Effect": "Allow", "NotAction": ["sqs:DeleteQueue", "sqs:Purge*"], "Resource": "*"})
+    assert iam.evaluate([policy], "sqs:SendMessage", QUEUE) is Decision.ALLOW
+    assert iam.evaluate([policy], "sqs:PurgeQueue", QUEUE) is Decision.IMPLICIT_DENY
+
+
+def test_not_resource_covers_every_resource_but_those_named() -> None:
+    deny = _doc({"Effect": "Deny", "Action": "sqs:*", "NotResource": QUEUE})
+    admin = _doc({"Effect": "Allow", "Action": "*", "Resource": "*"})
+    assert iam.evaluate([admin, deny], "sqs:SendMessage", QUEUE) is Decision.ALLOW
+    assert iam.evaluate([admin, deny], "sqs:SendMessage", QUEUE + "-other") is Decision.EXPLICIT_DENY
+
+
+def test_an_allow_whose_condition_does_not_hold_allows_nothing_and_denies_nothing() -> None:
+    via = {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}},
+    }
+    other = _doc({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:*"})
+    context = {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    assert iam.evaluate([_doc(via)], "kms:Decrypt", "arn:aws:kms:k", context) is Decision.ALLOW
+    assert iam.evaluate([_doc(via)], "kms:Decrypt", "arn:aws:kms:k", {}) is Decision.IMPLICIT_DENY
+    # moto counts the failed condition as an explicit deny: the other policy's Allow would be lost.
+    assert iam.evaluate([_doc(via), other], "kms:Decrypt", "arn:aws:kms:k", {}) is Decision.ALLOW
+
+
+def test_condition_operators_on_absent_keys_behave_as_on_aws() -> None:
+    assert iam.conditions_hold({"Condition": {"StringEqualsIfExists": {"aws:SourceArn": "x"}}}, {})
+    assert not iam.conditions_hold({"Condition": {"StringEquals": {"aws:SourceArn": "x"}}}, {})
+    assert iam.conditions_hold({"Condition": {"StringNotEquals": {"aws:SourceArn": "x"}}}, {})
+    assert iam.conditions_hold({"Condition": {"Null": {"aws:SourceArn": "true"}}}, {})
+    assert not iam.conditions_hold({"Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "1"}}}, {"x": "1"})
+
+
+def test_a_key_policy_delegating_to_the_account_needs_the_identity_policy_too() -> None:
+    root = _doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}
+    )
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k"
+    request = Request("kms:Decrypt", key, {}, key_policy=root)
+    role = f"arn:aws:iam::{ACCOUNT}:role/r"
+    bare = Principal(arn="arn:aws:sts::123456789012:assumed-role/r/s", account=ACCOUNT, entity_arn=role)
+    assert iam.decide(bare, request) is Decision.IMPLICIT_DENY
+    granted = Principal(bare.arn, ACCOUNT, role, (_doc({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}),))
+    assert iam.decide(granted, request) is Decision.ALLOW
+    # A key policy that names only another principal does not delegate: the identity policy is not enough.
+    other = _doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/admin"}, "Action": "kms:*"})
+    assert iam.decide(granted, Request("kms:Decrypt", key, {}, key_policy=other)) is Decision.IMPLICIT_DENY
+
+
+def test_a_trust_policy_admits_only_its_service_and_its_conditions() -> None:
+    trust = _doc(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    )
+    assert iam.trust_admits(trust, "ecs-tasks.amazonaws.com", {"aws:SourceAccount": ACCOUNT})
+    assert not iam.trust_admits(trust, "ec2.amazonaws.com", {"aws:SourceAccount": ACCOUNT})
+    assert not iam.trust_admits(trust, "ecs-tasks.amazonaws.com", {"aws:SourceAccount": "210987654321"})
+
+
+# ----------------------------------------------------------------------------- against moto's models
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        clients = {s: boto3.client(s, region_name=REGION) for s in ("iam", "sts", "sqs", "secretsmanager", "kms")}
+        yield clients
+
+
+def _role(aws: dict[str, Any], name: str, *documents: dict[str, Any], managed: tuple[str, ...] = ()) -> str:
+    trust = _doc({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    arn = aws["iam"].create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    for i, document in enumerate(documents):
+        aws["iam"].put_role_policy(RoleName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(document))
+    for policy_arn in managed:
+        aws["iam"].attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    return str(arn)
+
+
+def _session_key(aws: dict[str, Any], role_arn: str) -> str:
+    creds = iam.assume_for_service(aws["iam"], aws["sts"], role_arn, "ecs-tasks.amazonaws.com", "task", account=ACCOUNT)
+    return creds["AWS_ACCESS_KEY_ID"]
+
+
+def _call(service: str, action: str, key: str, *, json_protocol: bool = True, **params: Any) -> ApiCall:
+    return ApiCall(service=service, region=REGION, action=action, params=params, access_key=key, json=json_protocol)
+
+
+def test_a_role_session_is_refused_what_its_policies_do_not_grant_on_the_queue_it_targets(aws: dict[str, Any]) -> None:
+    url = aws["sqs"].create_queue(QueueName="jobs")["QueueUrl"]
+    other = aws["sqs"].create_queue(QueueName="other")["QueueUrl"]
+    key = _session_key(aws, _role(aws, "task", _doc(ALLOW_SEND)))
+    assert iam.authorize(_call("sqs", "SendMessage", key, QueueUrl=url), ACCOUNT) is None
+    refusal = iam.authorize(_call("sqs", "SendMessage", key, QueueUrl=other), ACCOUNT)
+    assert refusal is not None
+    assert (refusal.status, refusal.code) == (403, "AccessDenied")
+    assert refusal.message == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/task/task is not authorized to perform: sqs:SendMessage"
+        f" on resource: arn:aws:sqs:{REGION}:{ACCOUNT}:other because no identity-based policy allows the"
+        " sqs:SendMessage action"
+    )
+    assert iam.authorize(_call("sqs", "ReceiveMessage", key, QueueUrl=url), ACCOUNT) is not None
+
+
+def test_the_local_clouds_own_keys_are_not_iam_principals(aws: dict[str, Any]) -> None:
+    url = aws["sqs"].create_queue(QueueName="jobs")["QueueUrl"]
+    assert iam.authorize(_call("sqs", "SendMessage", "testing", QueueUrl=url), ACCOUNT) is None
+    assert iam.authorize(_call("sqs", "SendMessage", "localcloud-controller", QueueUrl=url), ACCOUNT) is None
+
+
+def test_an_aws_managed_policy_attached_to_the_role_grants_its_actions(aws: dict[str, Any]) -> None:
+    managed = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    key = _session_key(aws, _role(aws, "execution", managed=(managed,)))
+    logs = _call("logs", "PutLogEvents", key, logGroupName="/ecs/x", logStreamName="api/1")
+    assert iam.authorize(logs, ACCOUNT) is None
+    secret = aws["secretsmanager"].create_secret(Name="db", SecretString="{}")["ARN"]
+    refusal = iam.authorize(_call("secretsmanager", "GetSecretValue", key, SecretId="db"), ACCOUNT)
+    assert refusal is not None
+    assert (refusal.status, refusal.code) == (400, "AccessDeniedException")
+    assert f"on resource: {secret} because" in refusal.message  # the secret's full ARN, found by name
+
+
+def test_a_secret_under_a_customer_key_needs_kms_decrypt_via_secrets_manager(aws: dict[str, Any]) -> None:
+    key_arn = aws["kms"].create_key()["KeyMetadata"]["Arn"]
+    secret = aws["secretsmanager"].create_secret(Name="db", SecretString="{}", KmsKeyId=key_arn)["ARN"]
+    read = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}
+    decrypt = {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}},
+    }
+    only_read = _session_key(aws, _role(aws, "r1", _doc(read)))
+    refusal = iam.authorize(_call("secretsmanager", "GetSecretValue", only_read, SecretId=secret), ACCOUNT)
+    assert refusal is not None
+    assert (refusal.code, refusal.message) == ("AccessDeniedException", "Access to KMS is not allowed")
+    both = _session_key(aws, _role(aws, "r2", _doc(read, decrypt)))
+    assert iam.authorize(_call("secretsmanager", "GetSecretValue", both, SecretId=secret), ACCOUNT) is None
+    # The same key permission does not let the role decrypt directly (kms:ViaService is absent then).
+    direct = _call("kms", "Decrypt", both, KeyId=key_arn, CiphertextBlob="x")
+    assert iam.authorize(direct, ACCOUNT) is not None
+
+
+def test_a_trust_policy_without_the_service_fails_the_assumption(aws: dict[str, Any]) -> None:
+    role = _role(aws, "task")
+    with pytest.raises(iam.TrustError, match=r"ec2\.amazonaws\.com"):
+        iam.assume_for_service(aws["iam"], aws["sts"], role, "ec2.amazonaws.com", "i-1", account=ACCOUNT)
+
+
+# ----------------------------------------------------------------------------- through the server
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.unit.localcloud.test_fidelity import _cloud
+
+    with _cloud(tmp_path_factory.mktemp("iam")) as url:
+        yield url
+
+
+def _client(endpoint: str, service: str, **creds: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=creds.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=creds.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        aws_session_token=creds.get("AWS_SESSION_TOKEN"),
+    )
+
+
+def test_the_server_refuses_a_role_session_with_awss_error_and_serves_the_admin_keys(endpoint: str) -> None:
+    admin = {s: _client(endpoint, s) for s in ("iam", "sts", "sqs", "secretsmanager")}
+    url = admin["sqs"].create_queue(QueueName="jobs")["QueueUrl"]
+    secret = admin["secretsmanager"].create_secret(Name="db-srv", SecretString="s3cret")["ARN"]
+    arn = _role(admin, "task-srv", _doc({**ALLOW_SEND, "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"]}))
+    creds = iam.assume_for_service(admin["iam"], admin["sts"], arn, "ecs-tasks.amazonaws.com", "t", account=ACCOUNT)
+    sqs = _client(endpoint, "sqs", **creds)
+    sqs.send_message(QueueUrl=url, MessageBody="job")
+    with pytest.raises(ClientError) as denied:
+        sqs.receive_message(QueueUrl=url)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert "sqs:ReceiveMessage" in denied.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as refused:
+        _client(endpoint, "secretsmanager", **creds).get_secret_value(SecretId=secret)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert _client(endpoint, "sts", **creds).get_caller_identity()["Arn"].endswith(":assumed-role/task-srv/t--")
+    assert admin["secretsmanager"].get_secret_value(SecretId=secret)["SecretString"] == "s3cret"
+    assert admin["sqs"].receive_message(QueueUrl=url)["Messages"][0]["Body"] == "job"
