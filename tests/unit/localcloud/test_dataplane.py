@@ -402,7 +402,7 @@ def test_an_instance_gets_its_instance_profile_roles_session_and_keeps_it(endpoi
         "ut",
         "",
         "bastion",
-        _profile(endpoint, "bastion-ut", "ec2.amazonaws.com"),
+        instance_profile_arn=_profile(endpoint, "bastion-ut", "ec2.amazonaws.com"),
     )
     creds = plane.instance_role_credentials(inst, "")
     assert set(creds) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
@@ -425,6 +425,6 @@ def test_an_instance_without_a_profile_or_with_a_role_ec2_may_not_assume_gets_no
         "ut",
         "",
         "x",
-        _profile(endpoint, "tasks-ut", "ecs-tasks.amazonaws.com"),
+        instance_profile_arn=_profile(endpoint, "tasks-ut", "ecs-tasks.amazonaws.com"),
     )
     assert plane.instance_role_credentials(wrong, "") == {}
