@@ -5,7 +5,8 @@ web ACL): ``{"address": "127.x.y.z", "listeners": [...], "target_groups": {...},
 Each listener listens on the load balancer's own loopback address at its port:
 
 - an HTTP listener whose default action is a redirect answers with the redirect (``#{host}``,
-  ``#{path}``, ``#{query}``, ``#{port}`` filled in as an ALB does);
+  ``#{path}``, ``#{query}``, ``#{port}`` filled in as an ALB does), once the web ACL let the
+  request through (AWS WAF sees every request to the load balancer, on every listener);
 - an HTTPS listener terminates TLS with the certificate ACM holds; a forwarding listener then reads
   each HTTP/1.1 request (``Content-Length`` or chunked body), applies the web ACL (``localcloud.waf``),
   adds ``X-Forwarded-For`` (the client appended), ``X-Forwarded-Proto``, ``X-Forwarded-Port`` and
@@ -391,16 +392,9 @@ class Balancer:
                 return
             except (asyncio.IncompleteReadError, TimeoutError, asyncio.LimitOverrunError):
                 return
-            verdict = self.waf.evaluate(
-                WebRequest(request.method, request.path, request.query, request.headers, request.body, peer[0])
-            )
-            if not verdict.allowed:
-                answer = alb_page(verdict.status, verdict.content_type, verdict.body)
-                if verdict.headers:
-                    head, _, rest = answer.partition(b"\r\n")
-                    extra = "".join(f"{k}: {v}\r\n" for k, v in verdict.headers).encode()
-                    answer = head + b"\r\n" + extra + rest
-                writer.write(answer)
+            refusal, inserted = self.blocked(request, peer[0])
+            if refusal is not None:
+                writer.write(refusal)
                 return
             group = self.groups.get(str(listener.get("target_group", "")))
             target = group.pick() if group else None
@@ -413,7 +407,7 @@ class Balancer:
                 proto,
                 port,
                 drop_invalid=bool(self.data.get("drop_invalid_header_fields")),
-                extra=verdict.request_headers,
+                extra=inserted,
             )
             await self.relay(group, target, outgoing, writer)
         except (ConnectionError, OSError):
@@ -466,13 +460,38 @@ class Balancer:
         finally:
             state.in_flight.discard(task)
 
+    def blocked(self, request: Request, client_ip: str) -> tuple[bytes | None, list[tuple[str, str]]]:
+        """The web ACL's answer when it blocks ``request``, and the headers an allowing rule inserts.
+        AWS WAF sees every request to the load balancer, whatever the listener does with it."""
+        verdict = self.waf.evaluate(
+            WebRequest(request.method, request.path, request.query, request.headers, request.body, client_ip)
+        )
+        if verdict.allowed:
+            return None, verdict.request_headers
+        answer = alb_page(verdict.status, verdict.content_type, verdict.body)
+        if verdict.headers:
+            head, _, rest = answer.partition(b"\r\n")
+            answer = head + b"\r\n" + "".join(f"{k}: {v}\r\n" for k, v in verdict.headers).encode() + rest
+        return answer, []
+
     async def redirect(self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         config = self.listener(port).get("redirect", {})
-        with contextlib.suppress(asyncio.TimeoutError, ConnectionError, OSError, asyncio.IncompleteReadError):
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            writer.write(redirect_response(head, config, port))
-            await writer.drain()
-        writer.close()
+        peer = writer.get_extra_info("peername") or ("", 0)
+        try:
+            request = await asyncio.wait_for(read_request(reader, writer), self.idle_timeout)
+            refusal, _ = self.blocked(request, peer[0])
+            head = f"{request.method} {request.target} HTTP/1.1\r\n" + "".join(
+                f"{k}: {v}\r\n" for k, v in request.headers
+            )
+            writer.write(refusal or redirect_response(head.encode("latin-1") + b"\r\n", config, port))
+        except BadRequest:
+            writer.write(alb_page(400))
+        except (TimeoutError, ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.drain()
+            writer.close()
 
 
 def redirect_response(head: bytes, config: dict[str, Any], port: int) -> bytes:

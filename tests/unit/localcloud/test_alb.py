@@ -323,3 +323,28 @@ def test_the_web_acl_blocks_before_the_target_and_its_rate_rule_counts_per_clien
         assert (await fetch(stand.port, get(), source="127.0.0.2"))[0] == 403
 
     run(tmp_path, scenario, Upstream("a"), web_acl=RATE_ACL)
+
+
+def test_the_web_acl_also_guards_the_redirect_listener(tmp_path: Path) -> None:
+    redirect_port = free_port()
+    listeners = [
+        {"port": redirect_port, "protocol": "HTTP", "redirect": {"Protocol": "HTTPS", "Port": "443"}},
+    ]
+
+    async def scenario(stand: Stand, ups: list[Upstream]) -> None:
+        status, headers, _ = await fetch(redirect_port, get("/health?x=1"))
+        assert status == 301 and headers["location"] == "https://example.test/health?x=1"
+        assert (await fetch(redirect_port, get(ua="")))[0] == 403  # NoUserAgent_HEADER, before the redirect
+
+    async def main() -> None:
+        stand = Stand(tmp_path, web_acl=RATE_ACL)
+        stand.config["listeners"] += listeners
+        stand.write()
+        servers = await alb.start(stand.balancer)
+        try:
+            await scenario(stand, [])
+        finally:
+            for server in servers:
+                server.close()
+
+    asyncio.run(main())
