@@ -67,7 +67,7 @@ def deployed(stack: Stack) -> Deployed:
 
 # The listener serves the self-signed certificate the deploy imported into ACM: inventories/local has
 # the deploy write it here, and the tests verify the listener against it as the smoke test does.
-CA_BUNDLE = ROOT / ".state" / "ca" / f"{MAIN_PORT}-{PREFIX}.pem"
+CA_BUNDLE = ROOT / ".state" / "ca" / f"localcloud-{MAIN_PORT}.pem"
 
 
 def verified() -> ssl.SSLContext:

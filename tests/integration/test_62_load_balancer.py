@@ -22,7 +22,7 @@ from tests.integration.helpers import ARTIFACTS, MAIN_PORT, PROJECT, run_playboo
 
 PREFIX = f"{PROJECT}-local"
 # Where inventories/local has the deploy write the self-signed certificate it trusts.
-CA_BUNDLE = ROOT / ".state" / "ca" / f"{MAIN_PORT}-{PREFIX}.pem"
+CA_BUNDLE = ROOT / ".state" / "ca" / f"localcloud-{MAIN_PORT}.pem"
 OCTET = int(os.environ.get("TEST_VPC_OCTET", "90"))
 AGENT = {"User-Agent": "resume-integration-tests/1.0", "Content-Type": "application/json"}
 
