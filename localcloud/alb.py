@@ -435,7 +435,8 @@ class Balancer:
                 return
             try:
                 up_writer.write(outgoing)
-                await up_writer.drain()
+                with contextlib.suppress(ConnectionError):
+                    await up_writer.drain()  # a target may answer (413) and close before reading it all
                 try:
                     status, headers = await asyncio.wait_for(read_head(up_reader), self.idle_timeout)
                 except TimeoutError:

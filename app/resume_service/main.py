@@ -25,6 +25,9 @@ log = logging.getLogger("resume_service.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+DISCARD_BYTES = 64 * 1024 * 1024
+
+
 class BodyLimitMiddleware:
     """413 with a JSON error for a request body over ``max_bytes`` (``MAX_BODY_BYTES``), before the
     route reads it: the load balancer's web ACL lets large bodies through only to the resume write
@@ -41,7 +44,7 @@ class BodyLimitMiddleware:
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
         if length is not None:
             if length.isdigit() and int(length) > self.max_bytes:
-                await self.refuse(send)
+                await self.refuse(receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -55,7 +58,7 @@ class BodyLimitMiddleware:
                 break
             size += len(message.get("body", b""))
             if size > self.max_bytes:
-                await self.refuse(send)
+                await self.refuse(receive, send, more=message.get("more_body", False))
                 return
             if not message.get("more_body", False):
                 break
@@ -65,7 +68,16 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def refuse(self, send: Send) -> None:
+    async def refuse(self, receive: Receive, send: Send, *, more: bool = True) -> None:
+        """Answer 413 once the body is read (up to ``DISCARD_BYTES``): a server that closes a
+        connection with unread data resets it, and the load balancer would lose the answer."""
+        discarded = 0
+        while more and discarded < DISCARD_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            discarded += len(message.get("body", b""))
+            more = message.get("more_body", False)
         body = json.dumps(
             {"detail": f"request body too large: at most {self.max_bytes} bytes"}
         ).encode()
