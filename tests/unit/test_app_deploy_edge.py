@@ -3,14 +3,19 @@ sends them and evaluated by the local cloud's WAF model, and a smoke test that v
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
 from ansible.module_utils.common.dict_transformations import snake_dict_to_camel_dict
-from ansible_collections.community.aws.plugins.module_utils.wafv2 import wafv2_snake_dict_to_camel_dict
+from ansible_collections.community.aws.plugins.module_utils.wafv2 import (
+    compare_priority_rules,
+    wafv2_snake_dict_to_camel_dict,
+)
 
 from localcloud import waf
 
@@ -23,7 +28,9 @@ def render(value: Any, variables: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [render(v, variables) for v in value]
     if isinstance(value, str) and "{{" in value:
-        text = jinja2.Environment(autoescape=False).from_string(value).render(**variables)  # noqa: S701 - not HTML
+        env = jinja2.Environment(autoescape=False)  # noqa: S701 - not HTML
+        env.filters["regex_escape"] = re.escape
+        text = env.from_string(value).render(**variables)
         return int(text) if text.isdigit() else text
     return value
 
@@ -75,3 +82,21 @@ def test_the_smoke_test_verifies_the_certificate() -> None:
     for call in calls:
         assert call.get("validate_certs") is True, call["url"]
         assert "ca_path" in call, call["url"]
+
+
+def as_aws_returns(value: Any) -> Any:
+    """A rule as GetWebACL returns it through botocore: byte match search strings are bytes (a blob)."""
+    if isinstance(value, dict):
+        return {
+            k: v.encode() if k == "SearchString" and isinstance(v, str) else as_aws_returns(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [as_aws_returns(v) for v in value]
+    return value
+
+
+def test_a_rerun_finds_the_web_acl_rules_unchanged() -> None:
+    requested = web_acl()["Rules"]
+    existing = as_aws_returns(copy.deepcopy(requested))
+    changed, _ = compare_priority_rules(existing, requested, True, "present")
+    assert not changed
