@@ -83,11 +83,17 @@ BALANCER_CALLS = {
         "ModifyListener",
         "DeleteListener",
         "ModifyTargetGroup",
+        "ModifyTargetGroupAttributes",
+        "ModifyLoadBalancerAttributes",
         "DeleteTargetGroup",
         "RegisterTargets",
         "DeregisterTargets",
     )
 } | {("acm", "ImportCertificate"), ("acm", "DeleteCertificate")}
+# The web ACL the listener applies: its association and its rules.
+BALANCER_CALLS |= {
+    ("wafv2", action) for action in ("AssociateWebACL", "DisassociateWebACL", "UpdateWebACL", "DeleteWebACL")
+}
 
 
 class Controller:
@@ -264,4 +270,4 @@ class Controller:
 
     def sync_balancers(self, region: str) -> list[str]:
         with self.balancer_lock:
-            return Balancers(self.plane(region), self.account).sync()
+            return Balancers(self.plane(region), self.account, self.scheduler.checked_targets).sync()

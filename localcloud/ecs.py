@@ -46,6 +46,7 @@ from botocore.exceptions import ClientError
 
 from localcloud import fidelity, firewall, iam, models, timing
 from localcloud.dataplane import EMULATOR_HOSTNAME, LABEL, DataPlane, network_gateway, run
+from localcloud.elb import deregistration_delay
 from localcloud.emulator import LocalCloudError
 
 LOG = logging.getLogger("localcloud.ecs")
@@ -618,7 +619,9 @@ class ServiceWorker(threading.Thread):
                 return True
             current += started
         if lbs:
-            self.scheduler.register_targets(self.key.region, lbs[0], [t.ip for t in current])
+            draining = self.scheduler.register_targets(self.key.region, lbs[0], [t.ip for t in current])
+            if old and draining:  # ECS stops a replaced task once its target has drained
+                time.sleep(draining)
         ecs.stop(old, "replaced by the new revision")
         self.update(lambda s: self.completed(s, len(current)))
         return True
@@ -742,6 +745,7 @@ class Scheduler:
         self.stopping = threading.Event()
         self.workers: dict[ServiceKey, ServiceWorker] = {}
         self.lock = threading.Lock()
+        self.checked_targets: set[str] = set()  # ip:port the scheduler health-checked before registering
 
     def plane(self, region: str) -> DataPlane:
         return self.controller.plane(region)
@@ -761,19 +765,25 @@ class Scheduler:
             for worker in self.workers.values():
                 worker.wake.set()
 
-    def register_targets(self, region: str, lb: dict[str, Any], ips: list[str]) -> None:
-        """Point the service's target group at exactly these task IPs, then let the listener follow."""
+    def register_targets(self, region: str, lb: dict[str, Any], ips: list[str]) -> float:
+        """Point the service's target group at exactly these task IPs, then let the listener follow;
+        the seconds the deregistered targets drain (the target group's deregistration delay, scaled)."""
         elb = self.plane(region)._client("elbv2")
         arn, port = lb["targetGroupArn"], int(lb["containerPort"])
         current = {
             d["Target"]["Id"] for d in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
         }
         if new := sorted(set(ips) - current):
+            # The scheduler checked these tasks' health itself: the listener puts them in rotation at once.
+            self.checked_targets.update(f"{ip}:{port}" for ip in new)
             elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": port} for ip in new])
             self.targets_changed(region, wait=True)
         if stale := sorted(current - set(ips)):
             elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": port} for ip in stale])
             self.targets_changed(region, wait=True)
+            attributes = elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+            return deregistration_delay({a["Key"]: a["Value"] for a in attributes})
+        return 0.0
 
     def targets_changed(self, region: str, *, wait: bool = False) -> None:
         self.controller.balancers_changed(region, wait=wait)

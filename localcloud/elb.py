@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from localcloud import models
+from localcloud import models, timing
 from localcloud.dataplane import DataPlane, ServiceAddress, live_pid, replace_hosts_block, spawn
 
 LOG = logging.getLogger("localcloud.elb")
@@ -37,6 +37,11 @@ def address_for(dns_name: str, taken: set[str]) -> str:
         if address not in taken:
             return address
     raise RuntimeError(f"no free loopback address for {dns_name}")
+
+
+def deregistration_delay(attributes: dict[str, str]) -> float:
+    """The target group's ``deregistration_delay.timeout_seconds`` (AWS's default 300) on the local clock."""
+    return timing.scaled(float(attributes.get("deregistration_delay.timeout_seconds", 300)))
 
 
 def markers(scope: str) -> tuple[str, str]:
@@ -66,10 +71,12 @@ def write_hosts(scope: str, names: dict[str, str], hosts_file: Path = HOSTS_FILE
 class Balancers:
     """Every load balancer of one local cloud and region, kept as the emulator describes them."""
 
-    def __init__(self, plane: DataPlane, account: str) -> None:
+    def __init__(self, plane: DataPlane, account: str, checked: set[str] | None = None) -> None:
         self.plane = plane
         self.account = account
         self.sources: list[ServiceAddress] = []
+        # ip:port of the targets the ECS scheduler registered after its own health checks.
+        self.checked = checked if checked is not None else set()
 
     @property
     def folder(self) -> Path:
@@ -95,26 +102,57 @@ class Balancers:
                 entry["cert"], entry["key"] = self.write_pem(arn, pem)
             listeners.append(entry)
         for arn in {li["target_group"] for li in listeners if li.get("target_group")}:
-            tg = elb.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
-            targets = [
-                f"{d['Target']['Id']}:{d['Target'].get('Port', tg['Port'])}"
-                for d in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-            ]
-            groups[arn] = {
-                "targets": sorted(targets),
-                # Registered by the ECS scheduler after its own health checks: in rotation at once.
-                "healthy": sorted(targets),
-                "health_path": tg.get("HealthCheckPath", "/"),
-                "interval": max(float(tg.get("HealthCheckIntervalSeconds", 30)) * 0.1, 1.0),
-                "unhealthy_threshold": int(tg.get("UnhealthyThresholdCount", 2)),
-            }
-        config = {"address": address, "dns_name": lb["DNSName"], "listeners": listeners, "target_groups": groups}
+            groups[arn] = self.target_group(elb, arn)
+        attributes = {
+            a["Key"]: a["Value"]
+            for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
+        }
+        config = {
+            "address": address,
+            "dns_name": lb["DNSName"],
+            "listeners": listeners,
+            "target_groups": groups,
+            "idle_timeout": int(attributes.get("idle_timeout.timeout_seconds", 60)),
+            "drop_invalid_header_fields": attributes.get("routing.http.drop_invalid_header_fields.enabled") == "true",
+            "web_acl": self.web_acl(lb["LoadBalancerArn"]),
+        }
         # Its connections to targets leave from its address on the VPC network (its security groups).
         source = next((s for s in self.sources if s.key == f"alb:{lb['LoadBalancerName']}"), None)
         if source is not None:
             self.plane.ensure_address(source.vpc_id, source.vpc_cidr, source.address, source.key)
             config["source_address"] = source.address
         return config
+
+    def target_group(self, elb: Any, arn: str) -> dict[str, Any]:
+        """A target group as the listener needs it; AWS's durations on the local clock (``timing``)."""
+        tg = elb.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
+        targets = sorted(
+            f"{d['Target']['Id']}:{d['Target'].get('Port', tg['Port'])}"
+            for d in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        )
+        attributes = {
+            a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+        }
+        interval = timing.scaled(float(tg.get("HealthCheckIntervalSeconds", 30)), floor=0.5)
+        return {
+            "targets": targets,
+            # Registered by the ECS scheduler after its own health checks: in rotation at once.
+            # Any other target starts "initial" and must pass the healthy threshold of checks.
+            "healthy": sorted(t for t in targets if t in self.checked),
+            "health_path": tg.get("HealthCheckPath", "/"),
+            "interval": interval,
+            "timeout": min(timing.scaled(float(tg.get("HealthCheckTimeoutSeconds", 5)), floor=0.5), interval),
+            "healthy_threshold": int(tg.get("HealthyThresholdCount", 5)),
+            "unhealthy_threshold": int(tg.get("UnhealthyThresholdCount", 2)),
+            "matcher": str((tg.get("Matcher") or {}).get("HttpCode", "200")),
+            "deregistration_delay": deregistration_delay(attributes),
+        }
+
+    def web_acl(self, lb_arn: str) -> dict[str, Any] | None:
+        """The web ACL associated with the load balancer, as GetWebACLForResource returns it."""
+        acl = self.plane._client("wafv2").get_web_acl_for_resource(ResourceArn=lb_arn).get("WebACL")
+        # ByteMatch search strings come back as bytes (a blob): the config is JSON.
+        return json.loads(json.dumps(acl, default=lambda v: v.decode("utf-8", "replace"))) if acl else None
 
     def write_pem(self, arn: str, pem: tuple[bytes, bytes]) -> tuple[str, str]:
         folder = self.folder / "certs"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -17,10 +18,80 @@ from resume_service.api.main import api_router
 from resume_service.core import db, queue
 from resume_service.core.config import Settings, get_settings, load_settings_or_exit
 from resume_service.core.logging import configure_logging, request_id_var
+from resume_service.schemas import MAX_BODY_BYTES
 
 log = logging.getLogger("resume_service.access")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+DISCARD_BYTES = 64 * 1024 * 1024
+
+
+class BodyLimitMiddleware:
+    """413 with a JSON error for a request body over ``max_bytes`` (``MAX_BODY_BYTES``), before the
+    route reads it: the load balancer's web ACL lets large bodies through only to the resume write
+    paths, and the API bounds them here (chunked bodies are counted as they arrive)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_bytes:
+                await self.refuse(receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): read the body up to the limit, then replay it.
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self.refuse(receive, send, more=message.get("more_body", False))
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def refuse(self, receive: Receive, send: Send, *, more: bool = True) -> None:
+        """Answer 413 once the body is read (up to ``DISCARD_BYTES``): a server that closes a
+        connection with unread data resets it, and the load balancer would lose the answer."""
+        discarded = 0
+        while more and discarded < DISCARD_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            discarded += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = json.dumps(
+            {"detail": f"request body too large: at most {self.max_bytes} bytes"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class RequestContextMiddleware:
@@ -96,6 +167,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         description="Resumes, view counters and asynchronous exports (HTML/Markdown).",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(api_router)
     return app

@@ -20,6 +20,12 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Skill = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()\-.]{5,30}$")]
 
+# The largest request body the API reads (413 above it): the largest valid ResumeIn, every string at
+# its maximum length in 4-byte UTF-8 characters, is about 2.35 MB (590 KB in ASCII); JSON's own
+# \uXXXX escapes of non-ASCII text can exceed it. At the load balancer the web ACL's
+# SizeRestrictions_BODY (8 KB) counts instead of blocking on the resume write paths only.
+MAX_BODY_BYTES = 2_621_440  # 2.5 MiB
+
 ExportFormat = Literal["html", "markdown"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 
@@ -128,6 +134,10 @@ class JobOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     finished_at: dt.datetime | None
+
+
+class ErrorOut(BaseModel):
+    detail: str
 
 
 class HealthOut(BaseModel):

@@ -27,7 +27,7 @@ import pytest
 from localcloud.dataplane import DataPlane
 from localcloud.ecs import ECS_LABEL
 from tests.integration.conftest import LOGS, ROOT, Stack
-from tests.integration.helpers import ARTIFACTS, PROJECT, Run, run_playbook, tags_of
+from tests.integration.helpers import ARTIFACTS, MAIN_PORT, PROJECT, Run, run_playbook, tags_of
 
 PREFIX = f"{PROJECT}-local"
 API = f"{PREFIX}-api"
@@ -66,15 +66,20 @@ def deployed(stack: Stack) -> Deployed:
     return Deployed(stack=stack, outputs=read_outputs(), first_run=first)
 
 
-# The listener serves the self-signed certificate the deploy imported into ACM (no real CA signs it).
-SELF_SIGNED = ssl._create_unverified_context()  # noqa: S323
+# The listener serves the self-signed certificate the deploy imported into ACM: inventories/local has
+# the deploy write it here, and the tests verify the listener against it as the smoke test does.
+CA_BUNDLE = ROOT / ".state" / "ca" / f"localcloud-{MAIN_PORT}.pem"
+
+
+def verified() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(CA_BUNDLE))
 
 
 def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
     try:
-        with urllib.request.urlopen(req, timeout=10, context=SELF_SIGNED) as resp:  # noqa: S310 - the local listener
+        with urllib.request.urlopen(req, timeout=10, context=verified()) as resp:  # noqa: S310 - the local listener
             raw = resp.read()
             return resp.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:
@@ -313,7 +318,7 @@ def test_the_service_answers_https_under_the_load_balancers_dns_name(deployed: D
 def test_plain_http_is_redirected_to_https_as_the_listener_says(deployed: Deployed) -> None:
     host = deployed.url.removeprefix("https://")
     conn = HTTPConnection(host, 80, timeout=10)
-    conn.request("GET", "/health?probe=1")
+    conn.request("GET", "/health?probe=1", headers={"User-Agent": "tests"})  # none: NoUserAgent_HEADER
     resp = conn.getresponse()
     assert resp.status == 301
     assert resp.getheader("Location") == f"https://{host}/health?probe=1"

@@ -1,8 +1,9 @@
 """localcloud/ecs.py: ECS's own rules as the local cloud applies them to task containers: what the
 local ECS agent gives a task's container (its task role's session, its secrets read with the
 execution role's session, and ECS's stopped reason when either is refused, against a running local
-cloud that enforces IAM, localcloud/iam.py), the circuit breaker's threshold, and Fargate's task
-storage."""
+cloud that enforces IAM, localcloud/iam.py), the circuit breaker's threshold, Fargate's task
+storage, and the scheduler's side of the load balancer (targets it checked itself, the
+deregistration delay it waits before stopping replaced tasks)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import boto3
 import pytest
 
 from localcloud import dataplane
+from localcloud import ecs as ecs_module
 from localcloud.dataplane import DataPlane
 from localcloud.ecs import Ecs, TaskStartError, breaker_threshold, task_storage_flags
 from localcloud.fidelity import INTERNAL_ACCESS_KEY
@@ -179,3 +181,66 @@ def test_a_non_root_task_cannot_write_tmp_unless_the_image_declares_it(images: t
     plain, declared = images
     assert not writes_tmp(plain)
     assert writes_tmp(declared)
+
+
+class FakeElb:
+    def __init__(self, registered: list[str], delay: str | None) -> None:
+        self.registered = set(registered)
+        self.delay = delay
+
+    def describe_target_health(self, TargetGroupArn: str) -> dict[str, Any]:
+        return {"TargetHealthDescriptions": [{"Target": {"Id": ip, "Port": 8000}} for ip in sorted(self.registered)]}
+
+    def register_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> None:
+        self.registered |= {t["Id"] for t in Targets}
+
+    def deregister_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> None:
+        self.registered -= {t["Id"] for t in Targets}
+
+    def describe_target_group_attributes(self, TargetGroupArn: str) -> dict[str, Any]:
+        attributes = (
+            [] if self.delay is None else [{"Key": "deregistration_delay.timeout_seconds", "Value": self.delay}]
+        )
+        return {"Attributes": attributes}
+
+
+class FakeController:
+    def __init__(self, elb: FakeElb) -> None:
+        self.elb = elb
+        self.synced = 0
+
+    def plane(self, _region: str) -> Any:
+        controller = self
+
+        class Plane:
+            def _client(self, _service: str) -> FakeElb:
+                return controller.elb
+
+        return Plane()
+
+    def balancers_changed(self, _region: str, *, wait: bool = False) -> None:
+        self.synced += 1
+
+
+LB = {"targetGroupArn": "arn:tg", "containerPort": 8000}
+
+
+def test_a_replacement_waits_the_target_groups_deregistration_delay_on_the_local_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOCALCLOUD_TIME_SCALE", "0.02")
+    elb = FakeElb(["10.0.0.1"], "30")
+    scheduler = ecs_module.Scheduler(FakeController(elb))
+    assert scheduler.register_targets("eu-west-1", LB, ["10.0.0.2"]) == pytest.approx(0.6)
+    assert elb.registered == {"10.0.0.2"}
+    assert scheduler.checked_targets == {"10.0.0.2:8000"}  # the listener puts it in rotation at once
+
+
+def test_without_a_deregistration_there_is_nothing_to_wait_and_awss_default_is_300_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOCALCLOUD_TIME_SCALE", "0.01")
+    scheduler = ecs_module.Scheduler(FakeController(FakeElb([], None)))
+    assert scheduler.register_targets("eu-west-1", LB, ["10.0.0.2"]) == 0.0
+    scheduler = ecs_module.Scheduler(FakeController(FakeElb(["10.0.0.1"], None)))
+    assert scheduler.register_targets("eu-west-1", LB, ["10.0.0.2"]) == pytest.approx(3.0)

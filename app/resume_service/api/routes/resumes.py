@@ -14,6 +14,8 @@ from resume_service.api.deps import SessionDep, SettingsDep, SqsDep
 from resume_service.core import queue
 from resume_service.models import ExportJob, Resume
 from resume_service.schemas import (
+    MAX_BODY_BYTES,
+    ErrorOut,
     ExportIn,
     JobAccepted,
     ResumeIn,
@@ -26,6 +28,9 @@ router = APIRouter(prefix="/api/resumes", tags=["resumes"])
 log = logging.getLogger(__name__)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "resume not found"}}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": f"the request body is over {MAX_BODY_BYTES} bytes"}
+}
 
 INCREMENT_VIEWS = text("UPDATE resumes SET views = views + 1 WHERE id = :id RETURNING views")
 
@@ -34,7 +39,7 @@ def _not_found(resume_id: int) -> HTTPException:
     return HTTPException(status_code=404, detail=f"resume {resume_id} not found")
 
 
-@router.post("", response_model=ResumeOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=ResumeOut, status_code=status.HTTP_201_CREATED, responses=TOO_LARGE)
 async def create_resume(body: ResumeIn, session: SessionDep, response: Response) -> Resume:
     data = body.model_dump(mode="json")
     resume = Resume(**data)
@@ -71,7 +76,7 @@ async def get_resume(resume_id: int, session: SessionDep) -> Resume:
     return resume
 
 
-@router.put("/{resume_id}", response_model=ResumeOut, responses=NOT_FOUND)
+@router.put("/{resume_id}", response_model=ResumeOut, responses={**NOT_FOUND, **TOO_LARGE})
 async def replace_resume(resume_id: int, body: ResumeIn, session: SessionDep) -> Resume:
     resume = await session.get(Resume, resume_id, with_for_update=True)
     if resume is None:
