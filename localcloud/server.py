@@ -173,6 +173,21 @@ def patch_moto() -> None:
 
     elbv2_models.ELBv2Backend.create_load_balancer = named_load_balancer  # type: ignore[method-assign]
 
+    from moto.wafv2 import models as wafv2_models
+
+    rule_init = wafv2_models.FakeRule.__init__
+
+    def rule_with_aws_defaults(self: Any, *args: Any, **kwargs: Any) -> None:
+        # AWS returns a rate-based statement's evaluation window even when the request left it out
+        # (300 s, its default); moto returns the rule as sent, so a module comparing what it asks for
+        # with what it reads back could not see that it would update the web ACL on every run.
+        rule_init(self, *args, **kwargs)
+        rate = (self.statement or {}).get("RateBasedStatement")
+        if isinstance(rate, dict):
+            rate.setdefault("EvaluationWindowSec", 300)
+
+    wafv2_models.FakeRule.__init__ = rule_with_aws_defaults  # type: ignore[method-assign]
+
     from moto.core.responses import ActionResult
     from moto.rds import responses as rds_responses
 

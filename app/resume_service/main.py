@@ -177,6 +177,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 app = create_app()
 
 
+# Above the load balancer's idle timeout (60 s unless idle_timeout.timeout_seconds says otherwise).
+KEEP_ALIVE_SECONDS = 65
+
+
 def main() -> None:
     """Validate settings first (clear error, non-zero exit), then serve with uvicorn."""
     import uvicorn
@@ -193,6 +197,10 @@ def main() -> None:
         proxy_headers=True,
         forwarded_allow_ips="*",
         timeout_graceful_shutdown=20,
+        # The load balancer keeps its connections to a target open for its idle timeout (60 s by
+        # default) and reuses them: a target that closes an idle one first makes it answer 502
+        # (ELB User Guide, "Connection idle timeout"). uvicorn's default is 5 s.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

@@ -66,3 +66,14 @@ def test_deploy_refuses_a_bad_image_tag_before_changing_anything(stack: Stack, t
     assert "app_deploy_image_tag must be a Docker tag" in failure
     assert "image | Create the image repository" not in run.output
     assert stack.cloud.client("ecr").describe_repositories()["repositories"] == repositories
+
+
+def test_deploy_refuses_a_real_certificate_without_the_domain_it_covers(stack: Stack) -> None:
+    """A certificate ACM issued never names the load balancer's DNS name: without the domain clients
+    use, every deploy's smoke test would fail certificate verification after the rollout."""
+    certificate = {"app_deploy_certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/0d6a5b1e"}
+    run = run_playbook("playbooks/deploy.yml", "-e", json.dumps(certificate), port=stack.cloud.port)
+    assert run.returncode != 0
+    failure = " ".join(run.output[run.output.index("fatal:") :].split())
+    assert "app_deploy_domain_name is empty" in failure
+    assert "image | Create the image repository" not in run.output

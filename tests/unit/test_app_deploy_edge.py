@@ -85,11 +85,15 @@ def test_the_smoke_test_verifies_the_certificate() -> None:
 
 
 def as_aws_returns(value: Any) -> Any:
-    """A rule as GetWebACL returns it through botocore: byte match search strings are bytes (a blob)."""
+    """A rule as GetWebACL returns it through botocore: byte match search strings are bytes (a blob),
+    and a rate-based statement carries its evaluation window even when none was sent (300 s)."""
     if isinstance(value, dict):
-        return {
+        returned = {
             k: v.encode() if k == "SearchString" and isinstance(v, str) else as_aws_returns(v) for k, v in value.items()
         }
+        if "RateBasedStatement" in returned:
+            returned["RateBasedStatement"] = {"EvaluationWindowSec": 300, **returned["RateBasedStatement"]}
+        return returned
     if isinstance(value, list):
         return [as_aws_returns(v) for v in value]
     return value

@@ -19,6 +19,7 @@ from moto.elbv2 import models as elbv2_models
 from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.rds.responses import RDSResponse
+from moto.wafv2 import models as wafv2_models
 from werkzeug.serving import make_server
 
 from localcloud import server
@@ -119,6 +120,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
     patched = [
         (ecs_models.EC2ContainerServiceBackend, "_calculate_task_resource_requirements"),
         (elbv2_models.ELBv2Backend, "create_load_balancer"),
+        (wafv2_models.FakeRule, "__init__"),
     ]
     saved = [(owner, name, owner.__dict__[name]) for owner, name in patched]
     server.patch_moto()
@@ -269,3 +271,25 @@ def test_modify_db_proxy_changes_its_security_groups_in_place_as_on_aws(endpoint
     changed = rds.modify_db_proxy(DBProxyName="ut-proxy", SecurityGroups=[new])["DBProxy"]
     assert changed["VpcSecurityGroupIds"] == [new]
     assert rds.describe_db_proxies(DBProxyName="ut-proxy")["DBProxies"][0]["VpcSecurityGroupIds"] == [new]
+
+
+def test_a_rate_based_rule_reads_back_with_awss_default_evaluation_window(endpoint: tuple[str, Recorder]) -> None:
+    """AWS fills in EvaluationWindowSec (300) when a request leaves it out (community.aws PR #2427)."""
+    waf = client("wafv2", endpoint[0])
+    visibility = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
+    rule = {
+        "Name": "rate",
+        "Priority": 0,
+        "Action": {"Block": {}},
+        "VisibilityConfig": visibility,
+        "Statement": {"RateBasedStatement": {"Limit": 100, "AggregateKeyType": "IP"}},
+    }
+    made = waf.create_web_acl(
+        Name="window", Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=visibility, Rules=[rule]
+    )["Summary"]
+    read = waf.get_web_acl(Name="window", Scope="REGIONAL", Id=made["Id"])["WebACL"]["Rules"][0]
+    assert read["Statement"]["RateBasedStatement"] == {
+        "Limit": 100,
+        "AggregateKeyType": "IP",
+        "EvaluationWindowSec": 300,
+    }
