@@ -326,7 +326,9 @@ class TargetGroup:
                 continue
             if ok:
                 known.failures, known.successes = 0, known.successes + 1
-                if known.successes >= self.healthy_after:
+                # A newly registered target needs one passing check; an unhealthy one the healthy
+                # threshold (ELB User Guide, "Health checks for Application Load Balancer target groups").
+                if known.state == "initial" or known.successes >= self.healthy_after:
                     known.state = "healthy"
             else:
                 known.successes, known.failures = 0, known.failures + 1
@@ -430,7 +432,10 @@ class Balancer:
         try:
             try:
                 up_reader, up_writer = await open_upstream(target, 10, group.source_address)
-            except (OSError, TimeoutError):
+            except TimeoutError:  # no connection within the ALB's 10 s connection timeout
+                writer.write(alb_page(504))
+                return
+            except OSError:  # refused or reset
                 writer.write(alb_page(502))
                 return
             try:

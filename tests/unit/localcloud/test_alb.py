@@ -219,7 +219,7 @@ def test_a_refused_connection_is_a_502(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
-def test_a_new_target_waits_for_the_healthy_threshold_and_leaves_after_the_unhealthy_one(tmp_path: Path) -> None:
+def test_a_new_target_passes_one_check_and_an_unhealthy_one_the_healthy_threshold(tmp_path: Path) -> None:
     async def scenario(stand: Stand, ups: list[Upstream]) -> None:
         new, group = ups[0], stand.balancer.groups["tg"]
         stand.group(interval=60)
@@ -229,10 +229,7 @@ def test_a_new_target_waits_for_the_healthy_threshold_and_leaves_after_the_unhea
         state = group.targets[new.target]
         assert state.state == "initial"
         assert (await fetch(stand.port, get()))[0] == 503  # initial: not in rotation yet
-        for _ in range(2):
-            await group.check()
-            assert state.state == "initial"
-        await group.check()
+        await group.check()  # a registered target must pass one health check to be healthy
         assert state.state == "healthy"
         assert (await fetch(stand.port, get()))[0] == 200
         new.health = 500
@@ -242,8 +239,10 @@ def test_a_new_target_waits_for_the_healthy_threshold_and_leaves_after_the_unhea
         assert state.state == "unhealthy"
         new.health = 204
         group.matcher = alb.parse_matcher("200-299")
-        for _ in range(3):
+        for _ in range(2):
             await group.check()
+            assert state.state == "unhealthy"  # back only after the healthy threshold (3)
+        await group.check()
         assert state.state == "healthy"
 
     run(tmp_path, scenario, Upstream("a"))
