@@ -980,8 +980,9 @@ class DataPlane:
     def sync_firewall(self, extra: Iterable[firewall.Party] = ()) -> None:
         """Enforce the emulator's security groups on this local cloud's networks (nftables);
         ``extra`` names interfaces about to start (a task's address and groups)."""
-        if os.environ.get("LOCALCLOUD_SECURITY_GROUPS", "on").lower() == "off" or not firewall.nft_available():
+        if os.environ.get("LOCALCLOUD_SECURITY_GROUPS", "on").lower() == "off":
             return
+        firewall.require_enforcement()
         with FIREWALL_LOCK:
             text = firewall.ruleset(self.scope, self.topology(extra))
             path = self.run_dir / "firewall.nft"

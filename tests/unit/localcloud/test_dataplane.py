@@ -428,3 +428,16 @@ def test_an_instance_without_a_profile_or_with_a_role_ec2_may_not_assume_gets_no
         instance_profile_arn=_profile(endpoint, "tasks-ut", "ecs-tasks.amazonaws.com"),
     )
     assert plane.instance_role_credentials(wrong, "") == {}
+
+
+def test_sync_firewall_refuses_to_go_on_unenforced_unless_groups_are_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A host without nft used to leave every group unenforced without a word."""
+    plane = _plane("http://127.0.0.1:5999", tmp_path)
+    monkeypatch.setattr(dataplane.firewall, "nft_available", lambda: False)
+    monkeypatch.setenv("LOCALCLOUD_SECURITY_GROUPS", "on")
+    with pytest.raises(dataplane.LocalCloudError, match="nft not found"):
+        plane.sync_firewall()
+    monkeypatch.setenv("LOCALCLOUD_SECURITY_GROUPS", "off")
+    plane.sync_firewall()  # off: nothing to enforce, nothing asked of the host
