@@ -196,6 +196,10 @@ class ServiceAddress:
     target: str = ""  # a proxy's database address
 
 
+# (key, environment, subnet ids, security group ids, port, names) of a resource with an address of its own.
+ServiceCandidate = tuple[str, str, list[str], list[str], int, tuple[str, ...]]
+
+
 def service_address(subnet_cidr: str, key: str, taken: set[str]) -> str:
     """A stable address for ``key`` in the middle of its subnet: the emulator hands instances the
     lowest addresses and the ECS tasks take the highest, so neither reaches these."""
@@ -439,13 +443,40 @@ class DataPlane:
             cache[subnet_id] = (subnet["VpcId"], vpc_cidr, subnet["CidrBlock"])
         return cache[subnet_id]
 
+    def service_addresses(self) -> list[ServiceAddress]:
+        """Each RDS cluster (or instance), RDS Proxy and application load balancer with the address
+        that stands for its network interfaces, chosen in one pass so that no two share one (the
+        load balancer's used to be chosen apart and could take a database's)."""
+        subnets: dict[str, tuple[str, str, str]] = {}
+        result: list[ServiceAddress] = []
+        taken: set[str] = set()
+        for key, env, subnet_ids, groups, port, names in sorted(
+            [*self._database_candidates(), *self._balancer_candidates()]
+        ):
+            if not subnet_ids:
+                continue
+            vpc_id, vpc_cidr, subnet_cidr = self._subnet(subnet_ids[0], subnets)
+            address = service_address(subnet_cidr, key, taken)
+            taken.add(address)
+            result.append(ServiceAddress(key, vpc_id, vpc_cidr, address, tuple(sorted(groups)), env, port, names))
+        # A proxy forwards to the database of its environment, from its own address.
+        dbs = {svc.environment: svc for svc in result if svc.key.startswith("db:")}
+        return [
+            replace(svc, target=dbs[svc.environment].address)
+            if svc.key.startswith("proxy:") and svc.environment in dbs
+            else svc
+            for svc in result
+        ]
+
     def database_services(self) -> list[ServiceAddress]:
         """Each RDS cluster (or instance) and RDS Proxy of the project with the address that stands
         for its network interfaces, its security groups and the names that resolve to it (an
         endpoint once the resource is available, as on AWS)."""
+        return [svc for svc in self.service_addresses() if not svc.key.startswith("alb:")]
+
+    def _database_candidates(self) -> list[ServiceCandidate]:
         rds = self._client("rds")
-        subnets: dict[str, tuple[str, str, str]] = {}
-        found: list[tuple[str, str, list[str], list[str], str, int, tuple[str, ...]]] = []
+        found: list[ServiceCandidate] = []
 
         def environment(tag_list: list[dict[str, str]]) -> str | None:
             tags = {t["Key"]: t["Value"] for t in tag_list}
@@ -466,7 +497,7 @@ class DataPlane:
             groups = [g["VpcSecurityGroupId"] for g in cluster.get("VpcSecurityGroups", [])]
             subnet_ids = group_subnets(str(cluster.get("DBSubnetGroup", "")))
             port = int(cluster.get("Port") or 5432)
-            found.append((f"db:{cluster['DBClusterIdentifier']}", env, subnet_ids, groups, "", port, names))
+            found.append((f"db:{cluster['DBClusterIdentifier']}", env, subnet_ids, groups, port, names))
         clustered = {key.split(":", 1)[1] for key, *_ in found}
         for inst in rds.describe_db_instances().get("DBInstances", []):
             env = environment(inst.get("TagList", []))
@@ -477,7 +508,7 @@ class DataPlane:
             subnet_ids = sorted(s["SubnetIdentifier"] for s in inst.get("DBSubnetGroup", {}).get("Subnets", []))
             port = int(inst.get("Endpoint", {}).get("Port") or inst.get("DbInstancePort") or 5432)
             found.append(
-                (f"db:{inst['DBInstanceIdentifier']}", env, subnet_ids, groups, "", port, (address,) if address else ())
+                (f"db:{inst['DBInstanceIdentifier']}", env, subnet_ids, groups, port, (address,) if address else ())
             )
         secret_env = self._secret_environments()
         for proxy in rds.describe_db_proxies().get("DBProxies", []):
@@ -491,28 +522,11 @@ class DataPlane:
                     str(sorted(envs)[0]),
                     sorted(proxy.get("VpcSubnetIds", [])),
                     list(proxy.get("VpcSecurityGroupIds", [])),
-                    "",
                     5432,
                     names,
                 )
             )
-        result: list[ServiceAddress] = []
-        taken: set[str] = set()
-        for key, env, subnet_ids, groups, _target, port, names in sorted(found):
-            if not subnet_ids:
-                continue
-            vpc_id, vpc_cidr, subnet_cidr = self._subnet(subnet_ids[0], subnets)
-            address = service_address(subnet_cidr, key, taken)
-            taken.add(address)
-            result.append(ServiceAddress(key, vpc_id, vpc_cidr, address, tuple(sorted(groups)), env, port, names))
-        # A proxy forwards to the database of its environment, from its own address.
-        dbs = {svc.environment: svc for svc in result if svc.key.startswith("db:")}
-        return [
-            replace(svc, target=dbs[svc.environment].address)
-            if svc.key.startswith("proxy:") and svc.environment in dbs
-            else svc
-            for svc in result
-        ]
+        return found
 
     def _secret_environments(self) -> dict[str, str]:
         sm = self._client("secretsmanager")
@@ -909,25 +923,17 @@ class DataPlane:
     def balancer_addresses(self) -> list[ServiceAddress]:
         """The source address of each application load balancer (its connections to targets and
         its health checks leave from there), in its first subnet, with its security groups."""
+        return [svc for svc in self.service_addresses() if svc.key.startswith("alb:")]
+
+    def _balancer_candidates(self) -> list[ServiceCandidate]:
         elb = self._client("elbv2")
-        subnets: dict[str, tuple[str, str, str]] = {}
-        result = []
+        found: list[ServiceCandidate] = []
         for lb in elb.describe_load_balancers().get("LoadBalancers", []):
             subnet_ids = sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", []) if z.get("SubnetId"))
-            if lb.get("Type") != "application" or not subnet_ids:
-                continue
-            vpc_id, vpc_cidr, subnet_cidr = self._subnet(subnet_ids[0], subnets)
-            key = f"alb:{lb['LoadBalancerName']}"
-            result.append(
-                ServiceAddress(
-                    key,
-                    vpc_id,
-                    vpc_cidr,
-                    service_address(subnet_cidr, key, set()),
-                    tuple(sorted(lb.get("SecurityGroups", []))),
-                )
-            )
-        return result
+            if lb.get("Type") == "application" and subnet_ids:
+                groups = list(lb.get("SecurityGroups", []))
+                found.append((f"alb:{lb['LoadBalancerName']}", "", subnet_ids, groups, 0, ()))
+        return found
 
     def task_parties(self) -> list[firewall.Party]:
         """ECS task containers with the security groups of their awsvpcConfiguration (a label)."""
@@ -964,7 +970,7 @@ class DataPlane:
         instances = self.desired_instances()
         parties = [firewall.Party(i.private_ip, frozenset(i.security_groups), i.instance_id) for i in instances]
         parties += self.task_parties()
-        services = [*self.database_services(), *self.balancer_addresses()]
+        services = self.service_addresses()
         parties += [firewall.Party(s.address, frozenset(s.security_groups), s.key) for s in services]
         parties += list(extra)
         gateways = sorted({network_gateway(c) for c in cidrs})
@@ -980,8 +986,9 @@ class DataPlane:
     def sync_firewall(self, extra: Iterable[firewall.Party] = ()) -> None:
         """Enforce the emulator's security groups on this local cloud's networks (nftables);
         ``extra`` names interfaces about to start (a task's address and groups)."""
-        if os.environ.get("LOCALCLOUD_SECURITY_GROUPS", "on").lower() == "off" or not firewall.nft_available():
+        if os.environ.get("LOCALCLOUD_SECURITY_GROUPS", "on").lower() == "off":
             return
+        firewall.require_enforcement()
         with FIREWALL_LOCK:
             text = firewall.ruleset(self.scope, self.topology(extra))
             path = self.run_dir / "firewall.nft"
@@ -1012,9 +1019,10 @@ class DataPlane:
         held = {i.instance_id for i in instances if hold is not None and hold(i.instance_id)}
         keep_held = {self.container_name(i) for i in held}
         instances = [i for i in instances if i.instance_id not in held]
-        services = self.database_services()
+        every_service = self.service_addresses()
+        services = [svc for svc in every_service if not svc.key.startswith("alb:")]
         databases = self.desired_databases(services)
-        balancers = self.balancer_addresses()
+        balancers = [svc for svc in every_service if svc.key.startswith("alb:")]
         containers = self.existing_containers()
         networks = self.existing_networks()
         wanted_names = {self.container_name(i.instance_id) for i in instances} | keep_held

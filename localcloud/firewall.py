@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from localcloud.emulator import LocalCloudError
@@ -238,8 +239,31 @@ def ruleset(scope: str, topology: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Packets between two containers on one Docker bridge reach the inet hooks only when br_netfilter
+# is loaded and this is 1 (Docker >= 27.3 no longer loads the module: moby/moby#48492).
+BRIDGE_NF_CALL = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+
+
 def nft_available() -> bool:
     return shutil.which("nft") is not None
+
+
+def require_enforcement() -> None:
+    """Fail, saying how to fix it, when this host cannot enforce the groups between containers:
+    a firewall that silently judges nothing would let every test of a group pass."""
+    off = "or set LOCALCLOUD_SECURITY_GROUPS=off to run without security groups"
+    if not nft_available():
+        raise LocalCloudError(f"security groups: nft not found; install nftables (scripts/dataplane-setup.sh) {off}")
+    try:
+        bridged = BRIDGE_NF_CALL.read_text().strip()
+    except OSError:
+        bridged = "absent"
+    if bridged != "1":
+        raise LocalCloudError(
+            f"security groups: {BRIDGE_NF_CALL} is {bridged}, so traffic between containers on one network "
+            "would bypass nftables; run scripts/dataplane-setup.sh (modprobe br_netfilter; "
+            f"sysctl -w net.bridge.bridge-nf-call-iptables=1) {off}"
+        )
 
 
 def apply(scope: str, text: str) -> None:

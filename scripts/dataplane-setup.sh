@@ -7,10 +7,15 @@
 #      nft enforces the security groups, localcloud/firewall.py)
 #   2. start dockerd by hand when no daemon answers (no systemd here): pid and log
 #      under $STATE_DIR/docker, storage driver overlay2, else vfs
-#   3. build the base image from localcloud/images/ unless the image of the current
+#   3. let nftables see traffic between containers of one Docker network (the security groups,
+#      unless LOCALCLOUD_SECURITY_GROUPS=off): modprobe br_netfilter (Docker >= 27.3 no longer
+#      loads it, moby/moby#48492; a kernel with it built in needs no module) and
+#      net.bridge.bridge-nf-call-iptables=1
+#   4. build the base image from localcloud/images/ unless the image of the current
 #      recipe is already there (python -m localcloud image)
 #
-# Environment: STATE_DIR (default <repo>/.state), DOCKER_STORAGE_DRIVER (skip the probe).
+# Environment: STATE_DIR (default <repo>/.state), DOCKER_STORAGE_DRIVER (skip the probe),
+# LOCALCLOUD_SECURITY_GROUPS (off: skip step 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT=$PWD
@@ -62,6 +67,15 @@ if ! docker_up; then
     start_dockerd vfs || die "dockerd did not start; see $DOCKER_STATE/dockerd.log"
   fi
   log "dockerd running (pid $(cat "$DOCKER_STATE/dockerd.pid"))"
+fi
+
+BRIDGE_NF=/proc/sys/net/bridge/bridge-nf-call-iptables
+if [[ ${LOCALCLOUD_SECURITY_GROUPS:-on} != off && $(cat "$BRIDGE_NF" 2>/dev/null) != 1 ]]; then
+  [[ $EUID -eq 0 ]] || die "security groups need $BRIDGE_NF = 1, which needs root (or LOCALCLOUD_SECURITY_GROUPS=off)"
+  modprobe br_netfilter 2>/dev/null || log "modprobe br_netfilter failed (built into the kernel?); trying the sysctl"
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1 \
+    || die "could not set net.bridge.bridge-nf-call-iptables=1: traffic between containers would bypass the security groups"
+  log "bridged traffic goes through nftables (net.bridge.bridge-nf-call-iptables=1)"
 fi
 
 "$PY" -m localcloud image

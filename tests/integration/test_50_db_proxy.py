@@ -19,6 +19,25 @@ def test_enabling_the_proxy_registers_the_cluster_behind_it(stack: Stack) -> Non
     assert proxy["EngineFamily"] == "POSTGRESQL" and proxy["RequireTLS"] is True
     assert [a["SecretArn"] for a in proxy["Auth"]] == [stack.outputs["db_secret_arn"]]
     assert sorted(proxy["VpcSubnetIds"]) == sorted(stack.outputs["private_subnet_ids"])
+    # Its own group, which the db group admits (in the db group it could not reach its database).
+    proxy_group = stack.cloud.client("ec2").describe_security_groups(
+        Filters=[
+            {"Name": "group-name", "Values": [f"{PREFIX}-db-proxy"]},
+            {"Name": "vpc-id", "Values": [stack.outputs["vpc_id"]]},
+        ]
+    )["SecurityGroups"]
+    assert proxy["VpcSecurityGroupIds"] == [g["GroupId"] for g in proxy_group] and len(proxy_group) == 1
+    # The clients' name leads through the proxy while it is on.
+    name = stack.outputs["db_dns_name"]
+    route53 = stack.cloud.client("route53")
+    zone_name = name.split(".", 1)[1]
+    zones = route53.list_hosted_zones_by_name(DNSName=zone_name)["HostedZones"]
+    zone = next(z for z in zones if z["Name"].rstrip(".") == zone_name)
+    records = route53.list_resource_record_sets(
+        HostedZoneId=zone["Id"], StartRecordName=name, StartRecordType="CNAME", MaxItems="1"
+    )["ResourceRecordSets"]
+    assert [(r["Name"].rstrip("."), r["Type"]) for r in records] == [(name, "CNAME")], records
+    assert [v["Value"].rstrip(".") for v in records[0]["ResourceRecords"]] == [proxy["Endpoint"]]
     targets = rds.describe_db_proxy_targets(DBProxyName=proxy["DBProxyName"])["Targets"]
     assert [t["RdsResourceId"] for t in targets if t["Type"] == "TRACKED_CLUSTER"] == [PREFIX]
     statements = role_policy(stack.cloud.client("iam"), f"{PREFIX}-rds-proxy", "read-master-secret")["Statement"]

@@ -264,8 +264,7 @@ class FakeDocker:
 
 def _no_services(monkeypatch: pytest.MonkeyPatch, plane: DataPlane) -> None:
     """No RDS resource, load balancer or firewall: these tests are about the test hosts."""
-    monkeypatch.setattr(plane, "database_services", list)
-    monkeypatch.setattr(plane, "balancer_addresses", list)
+    monkeypatch.setattr(plane, "service_addresses", list)
     monkeypatch.setattr(plane, "prune_addresses", lambda wanted: None)
     monkeypatch.setattr(plane, "sync_firewall", lambda extra=(): None)
 
@@ -428,3 +427,41 @@ def test_an_instance_without_a_profile_or_with_a_role_ec2_may_not_assume_gets_no
         instance_profile_arn=_profile(endpoint, "tasks-ut", "ecs-tasks.amazonaws.com"),
     )
     assert plane.instance_role_credentials(wrong, "") == {}
+
+
+def test_sync_firewall_refuses_to_go_on_unenforced_unless_groups_are_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A host without nft used to leave every group unenforced without a word."""
+    plane = _plane("http://127.0.0.1:5999", tmp_path)
+    monkeypatch.setattr(dataplane.firewall, "nft_available", lambda: False)
+    monkeypatch.setenv("LOCALCLOUD_SECURITY_GROUPS", "on")
+    with pytest.raises(dataplane.LocalCloudError, match="nft not found"):
+        plane.sync_firewall()
+    monkeypatch.setenv("LOCALCLOUD_SECURITY_GROUPS", "off")
+    plane.sync_firewall()  # off: nothing to enforce, nothing asked of the host
+
+
+@pytest.mark.parametrize("balancer", [f"resume-ut-{n}" for n in range(6)])
+def test_databases_proxies_and_load_balancers_never_share_an_address(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, balancer: str
+) -> None:
+    """A /29 leaves three middle addresses for three resources: chosen in one pass, each gets one
+    (the load balancer's used to be chosen on its own, and often took the database's)."""
+    plane = _plane("http://127.0.0.1:5999", tmp_path)
+    monkeypatch.setattr(plane, "_subnet", lambda subnet_id, cache: ("vpc-1", "10.9.0.0/16", "10.9.1.0/29"))
+    monkeypatch.setattr(
+        plane,
+        "_database_candidates",
+        lambda: [
+            ("db:resume-ut", "ut", ["subnet-1"], ["sg-db"], 5432, ()),
+            ("proxy:resume-ut-proxy", "ut", ["subnet-1"], ["sg-proxy"], 5432, ()),
+        ],
+    )
+    monkeypatch.setattr(
+        plane, "_balancer_candidates", lambda: [(f"alb:{balancer}", "", ["subnet-1"], ["sg-alb"], 0, ())]
+    )
+    found = {svc.key.split(":", 1)[0]: svc for svc in [*plane.database_services(), *plane.balancer_addresses()]}
+    assert sorted(found) == ["alb", "db", "proxy"]
+    assert len({svc.address for svc in found.values()}) == 3, found
+    assert found["proxy"].target == found["db"].address

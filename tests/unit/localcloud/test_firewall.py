@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,26 @@ def test_nft_accepts_the_generated_text() -> None:
     if "Operation not permitted" in proc.stderr:
         pytest.skip("nft -c needs CAP_NET_ADMIN")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_enforcement_without_nft_fails_naming_the_way_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(firewall, "nft_available", lambda: False)
+    with pytest.raises(firewall.LocalCloudError, match=r"nft not found.*LOCALCLOUD_SECURITY_GROUPS=off"):
+        firewall.require_enforcement()
+
+
+@pytest.mark.parametrize("value", ["0\n", None], ids=["off", "br_netfilter-not-loaded"])
+def test_enforcement_fails_unless_bridged_traffic_goes_through_nftables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str | None
+) -> None:
+    """Without br_netfilter and bridge-nf-call-iptables=1 two containers on one network never meet
+    the inet hooks: the groups would judge nothing between them (moby/moby#48492)."""
+    flag = tmp_path / "bridge-nf-call-iptables"
+    if value is not None:
+        flag.write_text(value)
+    monkeypatch.setattr(firewall, "nft_available", lambda: True)
+    monkeypatch.setattr(firewall, "BRIDGE_NF_CALL", flag)
+    with pytest.raises(firewall.LocalCloudError, match="bridge-nf-call-iptables"):
+        firewall.require_enforcement()
+    flag.write_text("1\n")
+    firewall.require_enforcement()
