@@ -451,10 +451,14 @@ def _sqs(call: Any, account: str) -> list[Request]:
         return [Request(f"sqs:{call.action}", None)]
     arn, owner, name = _queue_arn(region, account, url)
     requests = [Request(f"sqs:{call.action.removesuffix('Batch')}", arn)]
-    kms_action = {"SendMessage": "GenerateDataKey", "SendMessageBatch": "GenerateDataKey"}.get(call.action)
-    if call.action in ("ReceiveMessage",):
-        kms_action = "Decrypt"
-    if kms_action:
+    # A queue under a customer managed key: the producer needs kms:GenerateDataKey and kms:Decrypt
+    # (SQS's key management docs), the consumer kms:Decrypt.
+    kms_actions = {
+        "SendMessage": ("GenerateDataKey", "Decrypt"),
+        "SendMessageBatch": ("GenerateDataKey", "Decrypt"),
+        "ReceiveMessage": ("Decrypt",),
+    }.get(call.action, ())
+    if kms_actions:
         from moto.sqs.models import sqs_backends
 
         try:
@@ -462,9 +466,10 @@ def _sqs(call: Any, account: str) -> list[Request]:
             key_id = str(getattr(queue, "kms_master_key_id", "") or "")
         except Exception:
             key_id = ""
-        extra = _kms_request(owner, region, key_id, kms_action, via="sqs")
-        if extra is not None:
-            requests.append(extra)
+        for kms_action in kms_actions:
+            extra = _kms_request(owner, region, key_id, kms_action, via="sqs")
+            if extra is not None:
+                requests.append(extra)
     return requests
 
 

@@ -266,6 +266,31 @@ def test_a_secret_under_a_customer_key_needs_kms_decrypt_via_secrets_manager(aws
     assert iam.authorize(direct, ACCOUNT) is not None
 
 
+def test_sending_to_a_queue_under_a_customer_key_needs_generate_data_key_and_decrypt(aws: dict[str, Any]) -> None:
+    key_arn = aws["kms"].create_key()["KeyMetadata"]["Arn"]
+    url = aws["sqs"].create_queue(QueueName="jobs", Attributes={"KmsMasterKeyId": key_arn})["QueueUrl"]
+
+    def kms(*actions: str) -> dict[str, Any]:
+        return {
+            "Effect": "Allow",
+            "Action": [f"kms:{a}" for a in actions],
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}},
+        }
+
+    only_generate = _session_key(aws, _role(aws, "p1", _doc(ALLOW_SEND, kms("GenerateDataKey"))))
+    for action, params in (
+        ("SendMessage", {"MessageBody": "x"}),
+        ("SendMessageBatch", {"Entries": [{"Id": "1", "MessageBody": "x"}]}),
+    ):
+        refusal = iam.authorize(_call("sqs", action, only_generate, QueueUrl=url, **params), ACCOUNT)
+        assert refusal is not None, action
+        assert refusal.code == "KMS.AccessDeniedException"
+        assert f"is not authorized to perform: kms:Decrypt on resource: {key_arn}" in refusal.message
+    both = _session_key(aws, _role(aws, "p2", _doc(ALLOW_SEND, kms("GenerateDataKey", "Decrypt"))))
+    assert iam.authorize(_call("sqs", "SendMessage", both, QueueUrl=url, MessageBody="x"), ACCOUNT) is None
+
+
 def test_a_trust_policy_without_the_service_fails_the_assumption(aws: dict[str, Any]) -> None:
     role = _role(aws, "task")
     with pytest.raises(iam.TrustError, match=r"ec2\.amazonaws\.com"):
