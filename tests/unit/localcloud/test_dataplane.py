@@ -428,3 +428,19 @@ def test_an_instance_without_a_profile_or_with_a_role_ec2_may_not_assume_gets_no
         instance_profile_arn=_profile(endpoint, "tasks-ut", "ecs-tasks.amazonaws.com"),
     )
     assert plane.instance_role_credentials(wrong, "") == {}
+
+
+def test_an_instance_whose_profile_or_role_was_deleted_gets_no_credentials_and_the_sync_goes_on(
+    endpoint: str, tmp_path: Path
+) -> None:
+    plane = _plane(endpoint, tmp_path)
+    iam = client("iam", endpoint)
+    profile = _profile(endpoint, "gone-ut", "ec2.amazonaws.com")
+    inst = Instance("i-4", "10.90.128.7", "vpc-1", "10.90.0.0/16", "ut", "", "x", instance_profile_arn=profile)
+    assert plane.instance_role_credentials(inst, "")
+    # The role deleted (out of its profile first, as IAM requires), then the profile: the instance
+    # still names it (NoSuchEntity), and the sync loop must not stop on it.
+    iam.remove_role_from_instance_profile(InstanceProfileName="gone-ut", RoleName="gone-ut")
+    iam.delete_role(RoleName="gone-ut")
+    iam.delete_instance_profile(InstanceProfileName="gone-ut")
+    assert plane.instance_role_credentials(inst, "") == {}
