@@ -291,7 +291,8 @@ class Ecs:
         """A task's ARN as ECS makes it (a service's tasks are not in moto's model):
         arn:aws:ecs:<region>:<account>:task/<cluster>/<32 hex digits>."""
         account = account or self.plane_account()
-        return f"arn:aws:ecs:{self.plane.region}:{account}:task/{self.cluster or 'default'}/{uuid.uuid4().hex}"
+        cluster = self.cluster.rsplit("/", 1)[-1] or "default"  # the cluster's name, or its ARN's
+        return f"arn:aws:ecs:{self.plane.region}:{account}:task/{cluster}/{uuid.uuid4().hex}"
 
     def session_client(self, service: str, credentials: dict[str, str], region: str = "") -> Any:
         """A client of the emulator signed with a role session's credentials (the agent's calls)."""

@@ -156,6 +156,13 @@ def test_the_documented_task_role_trust_policy_with_aws_sourcearn_admits_the_tas
         ecs.container_env({"name": "api"}, {"taskRoleArn": arn}, other)
 
 
+def test_a_service_tasks_arn_is_made_as_ecs_makes_it_from_the_clusters_name(ecs: Ecs) -> None:
+    by_arn = Ecs(ecs.plane, f"arn:aws:ecs:{REGION}:123456789012:cluster/unit")
+    for arn in (ecs.new_task_arn("123456789012"), by_arn.new_task_arn("123456789012")):
+        prefix, task_id = arn.rsplit("/", 1)
+        assert prefix == f"arn:aws:ecs:{REGION}:123456789012:task/unit" and len(task_id) == 32, arn
+
+
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
