@@ -652,10 +652,19 @@ class DataPlane:
         the emulator's STS; the role's trust policy must admit ec2.amazonaws.com): none without a
         profile or a role it may assume, as the instance metadata service has none then. EC2 renews
         them before they expire; here a session of 12 hours is kept while it is of the same role."""
-        from localcloud import iam
+        from botocore.exceptions import ClientError
 
         if not inst.instance_profile_arn:
             return {}
+        try:
+            return self._instance_role_credentials(inst, current)
+        except ClientError as exc:  # the profile or its role deleted while the instance runs
+            LOG.warning("instance %s gets no credentials: %s", inst.instance_id, exc)
+            return {}
+
+    def _instance_role_credentials(self, inst: Instance, current: str) -> dict[str, str]:
+        from localcloud import iam
+
         profile = self._client("iam").get_instance_profile(
             InstanceProfileName=inst.instance_profile_arn.rsplit("/", 1)[-1]
         )["InstanceProfile"]

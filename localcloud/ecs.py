@@ -5,9 +5,13 @@ The controller calls in here when an API call changed ECS (``localcloud.controll
 * a service: one worker thread per service keeps the service's desired count of tasks of its
   PRIMARY deployment running as containers on the Docker network of the service's VPC (the one
   ``localcloud.dataplane`` gives the test hosts), with exactly the environment and secrets the task
-  definition names, secrets resolved from Secrets Manager / SSM with the execution role's session
-  as the ECS agent would, the task role's own session (``localcloud.iam``) and the endpoint; a
-  refusal stops the task with ECS's ResourceInitializationError and counts as a failed task. A
+  definition names. The execution role's session makes the ECS agent's calls before the container
+  starts: the registry auth and image pull (GetAuthorizationToken, BatchGetImage,
+  GetDownloadUrlForLayer) of an image in the emulator's ECR, the secrets from Secrets Manager / SSM,
+  the awslogs log stream (CreateLogStream ``<prefix>/<container>/<task-id>``, one PutLogEvents);
+  the container gets the task role's own session (``localcloud.iam``; both assumed with the task's
+  ARN as aws:SourceArn) and the endpoint. A refusal stops the task with ECS's
+  ResourceInitializationError or CannotPullContainerError and counts as a failed task. A
   rolling update starts the new tasks, waits until they pass the target group's health check (the
   container health check for a service without one), registers them as targets, then stops the
   old tasks: the deployment goes IN_PROGRESS -> COMPLETED in DescribeServices, with running and
@@ -33,11 +37,13 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import subprocess
 import threading
 import time
 import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +78,39 @@ def secret_reference(value_from: str) -> tuple[str, str, str]:
         parts = value_from.split(":")
         return "secretsmanager", ":".join(parts[:7]), parts[7] if len(parts) > 7 else ""
     return "ssm", value_from, ""
+
+
+# An image in an ECR private repository: <registry>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag][@digest]
+ECR_IMAGE = re.compile(
+    r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
+)
+
+
+def ecr_image(image: str) -> tuple[str, str, str, str] | None:
+    """(registry id, region, repository, tag or digest) of an ECR repository URI, else None."""
+    found = ECR_IMAGE.match(image)
+    if found is None:
+        return None
+    reference = found["digest"] or found["tag"] or "latest"
+    return found["registry"], found["region"], found["repository"], reference
+
+
+def awslogs_stream(container: dict[str, Any], task_id: str) -> tuple[str, str, str] | None:
+    """(log group, region, stream) the awslogs driver writes the container's output to: ECS names
+    the stream <prefix>/<container>/<task-id>. None for another log driver."""
+    config = container.get("logConfiguration") or {}
+    if config.get("logDriver") != "awslogs":
+        return None
+    options = config.get("options") or {}
+    prefix = str(options.get("awslogs-stream-prefix") or "")
+    stream = f"{prefix}/{container.get('name', '')}/{task_id}" if prefix else task_id
+    return str(options.get("awslogs-group") or ""), str(options.get("awslogs-region") or ""), stream
+
+
+def _refusal(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
 
 
 def health_command(check: dict[str, Any]) -> list[str]:
@@ -216,12 +255,18 @@ class Ecs:
             )
         return sorted(result, key=lambda t: t.container)
 
-    def role_credentials(self, role_arn: str, purpose: str) -> dict[str, str]:
+    def role_credentials(self, role_arn: str, purpose: str, task_arn: str = "") -> dict[str, str]:
         """Credentials of a task's role, as ECS obtains them: AssumeRole through the emulator's STS,
-        which the role's trust policy must admit ecs-tasks.amazonaws.com to (``localcloud.iam``). ECS
-        serves a task role's credentials through the container credentials endpoint and renews them;
-        here they are set once at start, for 12 hours."""
-        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else self.plane_account()
+        which the role's trust policy must admit ecs-tasks.amazonaws.com to (``localcloud.iam``), with
+        the task's ARN as aws:SourceArn and its account as aws:SourceAccount. ECS serves a task role's
+        credentials through the container credentials endpoint and renews them; here they are set
+        once at start, for 12 hours."""
+        if task_arn.count(":") >= 5:
+            account = task_arn.split(":")[4]
+        elif role_arn.count(":") >= 5:
+            account = role_arn.split(":")[4]
+        else:
+            account = self.plane_account()
         try:
             return iam.assume_for_service(
                 self.client("iam"),
@@ -230,6 +275,7 @@ class Ecs:
                 "ecs-tasks.amazonaws.com",
                 f"ecs-{purpose}-{secrets.token_hex(8)}",
                 account=account,
+                source_arn=task_arn,
             )
         except (iam.TrustError, ClientError) as exc:
             LOG.warning("assuming %s failed: %s", role_arn, exc)
@@ -242,6 +288,111 @@ class Ecs:
     def plane_account(self) -> str:
         return str(self.client("sts").get_caller_identity()["Account"])
 
+    def new_task_arn(self, account: str = "") -> str:
+        """A task's ARN as ECS makes it (a service's tasks are not in moto's model):
+        arn:aws:ecs:<region>:<account>:task/<cluster>/<32 hex digits>."""
+        account = account or self.plane_account()
+        cluster = self.cluster.rsplit("/", 1)[-1] or "default"  # the cluster's name, or its ARN's
+        return f"arn:aws:ecs:{self.plane.region}:{account}:task/{cluster}/{uuid.uuid4().hex}"
+
+    def session_client(self, service: str, credentials: dict[str, str], region: str = "") -> Any:
+        """A client of the emulator signed with a role session's credentials (the agent's calls)."""
+        make_client: Any = boto3.client
+        return make_client(
+            service,
+            region_name=region or self.plane.region,
+            endpoint_url=self.plane.endpoint,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        )
+
+    def registry_auth(self, image: str, credentials: dict[str, str]) -> None:
+        """The agent's ecr:GetAuthorizationToken for an image in ECR (with the secrets: one step on Fargate)."""
+        found = ecr_image(image)
+        if found is None:
+            return
+        try:
+            self.session_client("ecr", credentials, found[1]).get_authorization_token()
+        except ClientError as exc:
+            raise TaskStartError(
+                "ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
+                "retrieval failed: unable to retrieve ecr registry auth: service call has been retried 3 "
+                f"time(s): {_refusal(exc)}"
+            ) from exc
+
+    def pull_image(self, image: str, credentials: dict[str, str]) -> None:
+        """The image pull from ECR: the manifest (ecr:BatchGetImage), then the blobs
+        (ecr:GetDownloadUrlForLayer), with the execution role's session. The image itself is in the
+        local engine already (``push``)."""
+        found = ecr_image(image)
+        if found is None:
+            return
+        registry, region, repository, reference = found
+        host = image.split("/", 1)[0]
+        ecr = self.session_client("ecr", credentials, region)
+        image_id = {"imageDigest": reference} if reference.startswith("sha256:") else {"imageTag": reference}
+        failed_manifest = (
+            f"CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref {image}"
+        )
+        try:
+            images = ecr.batch_get_image(registryId=registry, repositoryName=repository, imageIds=[image_id])["images"]
+        except ClientError as exc:
+            LOG.warning("pulling %s: %s", image, _refusal(exc))
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "RepositoryNotFoundException":
+                raise TaskStartError(f"{failed_manifest}: {image}: not found") from exc
+            raise TaskStartError(
+                f"{failed_manifest}: pulling from host {host} failed with status code [manifests {reference}]: "
+                "403 Forbidden"
+            ) from exc
+        if not images:
+            raise TaskStartError(f"{failed_manifest}: {image}: not found")
+        manifest = json.loads(images[0]["imageManifest"])
+        blob = str((manifest.get("config") or {}).get("digest") or "")
+        blob = blob or next((str(layer["digest"]) for layer in manifest.get("layers", [])), "")
+        if not blob:
+            return
+        try:
+            ecr.get_download_url_for_layer(registryId=registry, repositoryName=repository, layerDigest=blob)
+        except ClientError as exc:
+            LOG.warning("pulling %s: %s", image, _refusal(exc))
+            raise TaskStartError(
+                "CannotPullContainerError: failed to copy: httpReadSeeker: failed open: unexpected status code "
+                f"https://{host}/v2/{repository}/blobs/{blob}: 403 Forbidden"
+            ) from exc
+
+    def open_log_stream(self, container: dict[str, Any], credentials: dict[str, str], task_arn: str) -> None:
+        """The awslogs driver's setup, with the execution role's session: CreateLogStream
+        <prefix>/<container>/<task-id> in the group (a refusal, or a missing group, stops the task
+        before it runs), then one event. A refused PutLogEvents does not stop the task on AWS (the
+        driver drops its lines): it is logged here."""
+        found = awslogs_stream(container, task_arn.rsplit("/", 1)[-1])
+        if found is None:
+            return
+        group, region, stream = found
+        logs = self.session_client("logs", credentials, region)
+        try:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except ClientError as exc:
+            raise TaskStartError(
+                "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 "
+                f"times: failed to create Cloudwatch log stream: {_refusal(exc)} : exit status 1"
+            ) from exc
+        try:
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[
+                    {
+                        "timestamp": int(time.time() * 1000),
+                        "message": f"localcloud: task {task_arn} started; its output stays in the local container",
+                    }
+                ],
+            )
+        except ClientError as exc:
+            LOG.warning("task %s: the awslogs driver cannot write to %s: %s", task_arn, group, _refusal(exc))
+
     def resolve_secret(self, value_from: str, credentials: dict[str, str]) -> str:
         """A secret's value, read with the execution role's credentials (the agent's calls)."""
         kind, ident, key = secret_reference(value_from)
@@ -249,15 +400,7 @@ class Ecs:
             "ResourceInitializationError: unable to pull secrets or registry auth: "
             "execution resource retrieval failed: "
         )
-        make_client: Any = boto3.client
-        client = make_client(
-            "ssm" if kind == "ssm" else "secretsmanager",
-            region_name=self.plane.region,
-            endpoint_url=self.plane.endpoint,
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=credentials["AWS_SESSION_TOKEN"],
-        )
+        client = self.session_client("ssm" if kind == "ssm" else "secretsmanager", credentials)
         try:
             if kind == "ssm":
                 return str(client.get_parameters(Names=[ident], WithDecryption=True)["Parameters"][0]["Value"])
@@ -283,25 +426,39 @@ class Ecs:
             )
         return str(value)
 
-    def container_env(self, container: dict[str, Any], taskdef: dict[str, Any]) -> dict[str, str]:
-        """What the ECS agent gives the container: its environment, its secrets (read with the
-        execution role's credentials), its task role's credentials (none without a task role: the
-        SDK finds none, as on AWS), the region. The endpoint too: on AWS the SDK finds the regional
-        endpoint by itself."""
+    def container_env(self, container: dict[str, Any], taskdef: dict[str, Any], task_arn: str = "") -> dict[str, str]:
+        """What the ECS agent does before the container starts, and gives it: with the execution
+        role's session the registry auth, the secrets, the image pull and the log stream; then the
+        container's environment, its secrets, its task role's credentials (none without a task role:
+        the SDK finds none, as on AWS), the region. The endpoint too: on AWS the SDK finds the
+        regional endpoint by itself. Without an execution role the log stream is not checked (on
+        EC2 the instance role writes the logs; Fargate refuses such a task definition)."""
+        task_arn = task_arn or self.new_task_arn()
         env = {e["name"]: str(e["value"]) for e in container.get("environment", [])}
         wanted = container.get("secrets", [])
-        if wanted:
-            execution_role = str(taskdef.get("executionRoleArn") or "")
-            if not execution_role:
-                raise TaskStartError(
-                    "ResourceInitializationError: unable to pull secrets or registry auth: the task definition "
-                    "has secrets and no execution role to read them with"
-                )
-            credentials = self.role_credentials(execution_role, "execution")
+        image = str(container.get("image") or "")
+        execution_role = str(taskdef.get("executionRoleArn") or "")
+        if not execution_role and wanted:
+            raise TaskStartError(
+                "ResourceInitializationError: unable to pull secrets or registry auth: the task definition "
+                "has secrets and no execution role to read them with"
+            )
+        in_ecr = ecr_image(image)
+        if not execution_role and in_ecr is not None:
+            raise TaskStartError(
+                f"CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref "
+                f"{image}: pulling from host {image.split('/', 1)[0]} failed with status code "
+                f"[manifests {in_ecr[3]}]: 401 Unauthorized: no basic auth credentials"
+            )
+        if execution_role and (wanted or in_ecr is not None or awslogs_stream(container, "")):
+            credentials = self.role_credentials(execution_role, "execution", task_arn)
+            self.registry_auth(image, credentials)
             for secret in wanted:
                 env[secret["name"]] = self.resolve_secret(secret["valueFrom"], credentials)
+            self.pull_image(image, credentials)
+            self.open_log_stream(container, credentials, task_arn)
         if taskdef.get("taskRoleArn"):
-            for name, value in self.role_credentials(str(taskdef["taskRoleArn"]), "task").items():
+            for name, value in self.role_credentials(str(taskdef["taskRoleArn"]), "task", task_arn).items():
                 env.setdefault(name, value)
         env.setdefault("AWS_REGION", self.plane.region)
         env.setdefault("AWS_DEFAULT_REGION", self.plane.region)
@@ -361,6 +518,7 @@ class Ecs:
         command: list[str] | None = None,
         detach: bool = True,
         security_groups: list[str] | None = None,
+        task_arn: str = "",
     ) -> tuple[list[str], str, dict[str, str]]:
         """(docker run argv, task IP, environment) of the task's (first essential or named) container."""
         definitions = taskdef["containerDefinitions"]
@@ -369,7 +527,7 @@ class Ecs:
             container = next(c for c in definitions if c["name"] == container_name)
         # The agent assumes the roles and pulls the secrets first: a refusal stops the task before
         # anything of it exists (ResourceInitializationError).
-        env = self.container_env(container, taskdef)
+        env = self.container_env(container, taskdef, task_arn)
         network, gateway, cidr = self.network_for(subnets)
         used = {t.ip for t in self.tasks()}
         inspect = json.loads(run(["docker", "network", "inspect", network]))[0]
@@ -418,6 +576,7 @@ class Ecs:
         command: list[str] | None = None,
         detach: bool = True,
         security_groups: list[str] | None = None,
+        task_arn: str = "",
     ) -> tuple[str, str, int]:
         """Run a task's container; return (container name, ip, exit code when not detached)."""
         time.sleep(fidelity.fargate_start_delay())  # PROVISIONING, PENDING: an ENI, the image pull
@@ -432,6 +591,7 @@ class Ecs:
             command=command,
             detach=detach,
             security_groups=security_groups,
+            task_arn=task_arn,
         )
         env_dir = self.plane.run_dir / "env"
         env_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -599,7 +759,13 @@ class ServiceWorker(threading.Thread):
             started = []
             for _ in range(desired - len(current)):
                 try:
-                    name, ip, _rc = ecs.start(taskdef, subnets, service=self.key.name, security_groups=groups)
+                    name, ip, _rc = ecs.start(
+                        taskdef,
+                        subnets,
+                        service=self.key.name,
+                        security_groups=groups,
+                        task_arn=ecs.new_task_arn(self.key.account),
+                    )
                 except TaskStartError as exc:  # STOPPED before it ran: a failed task of the deployment
                     LOG.warning("service %s: task failed to start: %s", self.key.name, exc)
                     ecs.stop(started, "a task of its deployment failed to start")
@@ -822,6 +988,7 @@ class Scheduler:
                 command=override.get("command"),
                 detach=False,
                 security_groups=vpc_config.get("securityGroups", []),
+                task_arn=arn,
             )
             status("STOPPED", exit_code=code, reason="Essential container in task exited")
             LOG.info("one-off task %s exited %d", arn.rsplit("/", 1)[-1], code)

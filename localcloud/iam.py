@@ -18,8 +18,10 @@ and STS models:
   NotAction (case-insensitive, ``*`` and ``?``), Resource and NotResource against the ARN of the
   resource the call targets (``requests``), conditions with the operators in ``OPERATORS`` over the
   context keys the local cloud knows (``aws:PrincipalArn``, ``aws:PrincipalAccount``,
-  ``aws:RequestedRegion``, ``kms:ViaService``, ``kms:CallerAccount``); a key it does not know is
-  absent, as AWS treats an absent key (only ``...IfExists`` and ``Null`` hold then).
+  ``aws:RequestedRegion``, ``kms:ViaService``, ``kms:CallerAccount``, and for a service's
+  AssumeRole ``aws:SourceArn``/``aws:SourceAccount``); a key it does not know is absent, as AWS
+  treats an absent key (``...IfExists``, ``Null``, the negated operators and ``ForAllValues`` hold
+  then). An operator it does not implement applies a Deny and never grants an Allow (logged).
 * **KMS.** A call on a secret, queue or parameter encrypted with a customer managed key needs the
   key's permission too (``kms:Decrypt`` / ``kms:GenerateDataKey`` with ``kms:ViaService``), and the
   key policy must allow it: directly, or by delegating to the account (``arn:...:root``) and an
@@ -31,14 +33,19 @@ and STS models:
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from localcloud.fidelity import Refusal
+
+LOG = logging.getLogger(__name__)
 
 PARTITION = "aws"
 
@@ -114,6 +121,44 @@ def _arn_like(expected: str, actual: str) -> bool:
     return _glob(expected, actual)
 
 
+def _numeric(compare: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
+    def test(expected: str, actual: str) -> bool:
+        try:
+            return compare(float(actual), float(expected))
+        except ValueError:
+            return False
+
+    return test
+
+
+def _instant(text: str) -> datetime | None:
+    """A date condition's value: ISO 8601, or seconds since the epoch."""
+    try:
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    except ValueError:
+        pass
+    try:
+        found = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def _date(compare: Callable[[datetime, datetime], bool]) -> Callable[[str, str], bool]:
+    def test(expected: str, actual: str) -> bool:
+        left, right = _instant(actual), _instant(expected)
+        return left is not None and right is not None and compare(left, right)
+
+    return test
+
+
+def _ip_address(expected: str, actual: str) -> bool:
+    try:
+        return ipaddress.ip_address(actual) in ipaddress.ip_network(expected, strict=False)
+    except ValueError:
+        return False
+
+
 OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": _string_equals,
     "StringEqualsIgnoreCase": lambda e, a: e.lower() == a.lower(),
@@ -121,43 +166,76 @@ OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "ArnEquals": _string_equals,
     "ArnLike": _arn_like,
     "Bool": lambda e, a: str(e).lower() == a.lower(),
+    "NumericEquals": _numeric(lambda a, e: a == e),
+    "NumericLessThan": _numeric(lambda a, e: a < e),
+    "NumericLessThanEquals": _numeric(lambda a, e: a <= e),
+    "NumericGreaterThan": _numeric(lambda a, e: a > e),
+    "NumericGreaterThanEquals": _numeric(lambda a, e: a >= e),
+    "DateEquals": _date(lambda a, e: a == e),
+    "DateLessThan": _date(lambda a, e: a < e),
+    "DateLessThanEquals": _date(lambda a, e: a <= e),
+    "DateGreaterThan": _date(lambda a, e: a > e),
+    "DateGreaterThanEquals": _date(lambda a, e: a >= e),
+    "IpAddress": _ip_address,
 }
+# The negated operators: they hold when none of the values match, and on an absent key.
 NEGATED = {
     "StringNotEquals": "StringEquals",
     "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
     "StringNotLike": "StringLike",
     "ArnNotEquals": "ArnEquals",
     "ArnNotLike": "ArnLike",
+    "NumericNotEquals": "NumericEquals",
+    "DateNotEquals": "DateEquals",
+    "NotIpAddress": "IpAddress",
 }
 
 
-def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
-    """One operator on one key, as AWS evaluates it (an unknown operator never holds)."""
+def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool | None:
+    """One operator on one key, as AWS evaluates it; None for an operator the local cloud does not
+    implement (``conditions_hold`` decides what that means)."""
     lowered = {k.lower(): v for k, v in context.items()}
     actual = lowered.get(key.lower())
     if operator == "Null":
         return (actual is None) == (str(_listed(expected)[0]).lower() == "true")
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
+    qualifier = ""
     if base.startswith(("ForAnyValue:", "ForAllValues:")):
-        base = base.split(":", 1)[1]
+        qualifier, base = base.split(":", 1)
+    if base not in OPERATORS and base not in NEGATED:
+        return None
     if actual is None:
-        return if_exists or base in NEGATED  # a negated operator holds on an absent key
+        # An absent key: ForAllValues holds (no value fails), ForAnyValue does not (no value
+        # matches); a negated operator holds; ...IfExists holds; any other operator does not.
+        if qualifier:
+            return qualifier == "ForAllValues"
+        return if_exists or base in NEGATED
     if base in NEGATED:
         test = OPERATORS[NEGATED[base]]
         return not any(test(str(e), actual) for e in _listed(expected))
-    test_or_none = OPERATORS.get(base)
-    if test_or_none is None:
-        return False
-    return any(test_or_none(str(e), actual) for e in _listed(expected))
+    return any(OPERATORS[base](str(e), actual) for e in _listed(expected))
 
 
 def conditions_hold(statement: dict[str, Any], context: dict[str, str]) -> bool:
-    return all(
-        _condition_holds(operator, key, expected, context)
-        for operator, keys in (statement.get("Condition") or {}).items()
-        for key, expected in keys.items()
-    )
+    """Every condition of the statement holds. An operator the local cloud does not implement is
+    never skipped: in a Deny it counts as holding (the deny applies: the safe side), in an Allow as
+    not holding (no access it might not give); either way it is logged."""
+    for operator, keys in (statement.get("Condition") or {}).items():
+        for key, expected in keys.items():
+            verdict = _condition_holds(operator, key, expected, context)
+            if verdict is None:
+                deny = statement.get("Effect") == "Deny"
+                LOG.warning(
+                    "IAM condition operator %s is not implemented by the local cloud: the %s statement %s",
+                    operator,
+                    statement.get("Effect"),
+                    "applies as if it held" if deny else "does not apply",
+                )
+                verdict = deny
+            if not verdict:
+                return False
+    return True
 
 
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -373,10 +451,14 @@ def _sqs(call: Any, account: str) -> list[Request]:
         return [Request(f"sqs:{call.action}", None)]
     arn, owner, name = _queue_arn(region, account, url)
     requests = [Request(f"sqs:{call.action.removesuffix('Batch')}", arn)]
-    kms_action = {"SendMessage": "GenerateDataKey", "SendMessageBatch": "GenerateDataKey"}.get(call.action)
-    if call.action in ("ReceiveMessage",):
-        kms_action = "Decrypt"
-    if kms_action:
+    # A queue under a customer managed key: the producer needs kms:GenerateDataKey and kms:Decrypt
+    # (SQS's key management docs), the consumer kms:Decrypt.
+    kms_actions = {
+        "SendMessage": ("GenerateDataKey", "Decrypt"),
+        "SendMessageBatch": ("GenerateDataKey", "Decrypt"),
+        "ReceiveMessage": ("Decrypt",),
+    }.get(call.action, ())
+    if kms_actions:
         from moto.sqs.models import sqs_backends
 
         try:
@@ -384,9 +466,10 @@ def _sqs(call: Any, account: str) -> list[Request]:
             key_id = str(getattr(queue, "kms_master_key_id", "") or "")
         except Exception:
             key_id = ""
-        extra = _kms_request(owner, region, key_id, kms_action, via="sqs")
-        if extra is not None:
-            requests.append(extra)
+        for kms_action in kms_actions:
+            extra = _kms_request(owner, region, key_id, kms_action, via="sqs")
+            if extra is not None:
+                requests.append(extra)
     return requests
 
 

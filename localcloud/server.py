@@ -210,6 +210,30 @@ def patch_moto() -> None:
 
     rds_responses.RDSResponse.modify_db_proxy = modify_db_proxy  # type: ignore[attr-defined]
 
+    from moto.core.exceptions import ServiceException
+    from moto.ecr import responses as ecr_responses
+
+    class LayersNotFoundException(ServiceException):
+        code = "LayersNotFoundException"
+
+    def get_download_url_for_layer(self: Any) -> ActionResult:
+        # Not in moto (NotImplementedError): the ECS agent's pull calls it, with the execution role's
+        # session, for each layer of the image; a layer of none of the repository's images is not found.
+        name, digest = self._get_param("repositoryName"), self._get_param("layerDigest")
+        repository = self.ecr_backend._get_repository(name, self._get_param("registryId"))
+        layers: set[str] = set()
+        for image in repository.images:
+            manifest = json.loads(image.image_manifest)
+            layers |= {str(layer.get("digest")) for layer in manifest.get("layers", [])}
+            layers.add(str((manifest.get("config") or {}).get("digest")))
+        if digest not in layers:
+            raise LayersNotFoundException(f"The layer {digest} does not exist in the repository {name}.")
+        region = self.region
+        url = f"https://prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com/{digest.replace(':', '-')}"
+        return ActionResult({"downloadUrl": url, "layerDigest": digest})
+
+    ecr_responses.ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
+
 
 def serve(host: str, port: int) -> None:
     """Run the endpoint and the controller until SIGTERM or SIGINT."""

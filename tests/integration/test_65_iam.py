@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,6 +149,33 @@ def test_without_getsecretvalue_in_the_execution_role_the_deploy_fails_with_ecss
     assert "AccessDeniedException" in run.output and "secretsmanager:GetSecretValue" in run.output
     assert service_of(stack)["taskDefinition"] == serving  # rolled back: the previous revision keeps serving
     assert http("GET", outputs["app_url"] + "/health")[0] == 200
+
+
+def test_without_ecr_batchgetimage_in_the_execution_role_a_task_cannot_pull_its_image(stack: Stack) -> None:
+    # A one-off task of the API's revision: it stops before its container runs, so this costs seconds.
+    service = service_of(stack)
+    _, execution_role = roles_of(stack)
+    ecs = stack.cloud.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    with without(stack, execution_role, "task-execution", "ecr:BatchGetImage"):
+        arn = ecs.run_task(
+            cluster=PREFIX,
+            taskDefinition=service["taskDefinition"],
+            launchType="FARGATE",
+            networkConfiguration=service["networkConfiguration"],
+            overrides={
+                "containerOverrides": [{"name": definition["containerDefinitions"][0]["name"], "command": ["true"]}]
+            },
+        )["tasks"][0]["taskArn"]
+        deadline = time.monotonic() + 60
+        while (task := ecs.describe_tasks(cluster=PREFIX, tasks=[arn])["tasks"][0])["lastStatus"] != "STOPPED":
+            assert time.monotonic() < deadline, f"the task is still {task['lastStatus']}"
+            time.sleep(1)
+    image = definition["containerDefinitions"][0]["image"]
+    assert task["stoppedReason"].startswith(
+        f"CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref {image}: "
+    ), task["stoppedReason"]
+    assert "403 Forbidden" in task["stoppedReason"]
 
 
 def test_the_bastion_has_its_instance_roles_credentials_and_only_what_db_connect_needs(

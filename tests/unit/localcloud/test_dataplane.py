@@ -465,3 +465,19 @@ def test_databases_proxies_and_load_balancers_never_share_an_address(
     assert sorted(found) == ["alb", "db", "proxy"]
     assert len({svc.address for svc in found.values()}) == 3, found
     assert found["proxy"].target == found["db"].address
+
+
+def test_an_instance_whose_profile_or_role_was_deleted_gets_no_credentials_and_the_sync_goes_on(
+    endpoint: str, tmp_path: Path
+) -> None:
+    plane = _plane(endpoint, tmp_path)
+    iam = client("iam", endpoint)
+    profile = _profile(endpoint, "gone-ut", "ec2.amazonaws.com")
+    inst = Instance("i-4", "10.90.128.7", "vpc-1", "10.90.0.0/16", "ut", "", "x", instance_profile_arn=profile)
+    assert plane.instance_role_credentials(inst, "")
+    # The role deleted (out of its profile first, as IAM requires), then the profile: the instance
+    # still names it (NoSuchEntity), and the sync loop must not stop on it.
+    iam.remove_role_from_instance_profile(InstanceProfileName="gone-ut", RoleName="gone-ut")
+    iam.delete_role(RoleName="gone-ut")
+    iam.delete_instance_profile(InstanceProfileName="gone-ut")
+    assert plane.instance_role_credentials(inst, "") == {}

@@ -129,6 +129,160 @@ def test_a_role_that_does_not_trust_ecs_tasks_stops_the_task(ecs: Ecs, endpoint:
         ecs.container_env({"name": "api"}, {"taskRoleArn": task})
 
 
+def test_the_documented_task_role_trust_policy_with_aws_sourcearn_admits_the_tasks_of_the_account(
+    ecs: Ecs, endpoint: str
+) -> None:
+    # ECS's task IAM role docs: ArnLike aws:SourceArn arn:aws:ecs:<region>:<account>:* and StringEquals
+    # aws:SourceAccount; ECS assumes the role with the task's ARN as the source.
+    account = ecs.plane_account()
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{REGION}:{account}:*"},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            }
+        ],
+    }
+    iam = _admin(endpoint, "iam")
+    arn = iam.create_role(RoleName="task-sourcearn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    env = ecs.container_env({"name": "api"}, {"taskRoleArn": arn}, ecs.new_task_arn(account))
+    assert env["AWS_SESSION_TOKEN"]
+    other = f"arn:aws:ecs:us-east-1:{account}:task/unit/{uuid.uuid4().hex}"  # another region's task
+    with pytest.raises(TaskStartError, match="ECS was unable to assume the role"):
+        ecs.container_env({"name": "api"}, {"taskRoleArn": arn}, other)
+
+
+def test_a_service_tasks_arn_is_made_as_ecs_makes_it_from_the_clusters_name(ecs: Ecs) -> None:
+    by_arn = Ecs(ecs.plane, f"arn:aws:ecs:{REGION}:123456789012:cluster/unit")
+    for arn in (ecs.new_task_arn("123456789012"), by_arn.new_task_arn("123456789012")):
+        prefix, task_id = arn.rsplit("/", 1)
+        assert prefix == f"arn:aws:ecs:{REGION}:123456789012:task/unit" and len(task_id) == 32, arn
+
+
+PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+
+@pytest.fixture(scope="module")
+def ecr_image(endpoint: str) -> tuple[str, str]:
+    """(image URI, repository ARN) of an image recorded in the emulator's ECR, as ``push`` records one."""
+    ecr = _admin(endpoint, "ecr")
+    repo = ecr.create_repository(repositoryName="unit-app")["repository"]
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": "sha256:" + "c" * 64,
+        },
+        "layers": [
+            {"mediaType": "application/vnd.docker.image.rootfs.diff.tar", "size": 0, "digest": "sha256:" + "a" * 64}
+        ],
+    }
+    ecr.put_image(repositoryName="unit-app", imageManifest=json.dumps(manifest), imageTag="v1")
+    return f"{repo['repositoryUri']}:v1", str(repo["repositoryArn"])
+
+
+@pytest.mark.parametrize(
+    ("actions", "reason"),
+    [
+        (
+            [],
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
+            "failed: unable to retrieve ecr registry auth: service call has been retried 3 time(s): "
+            "AccessDeniedException: User: ",
+        ),
+        (
+            ["ecr:GetAuthorizationToken", "ecr:GetDownloadUrlForLayer"],
+            "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref ",
+        ),
+        (
+            ["ecr:GetAuthorizationToken", "ecr:BatchGetImage"],
+            "CannotPullContainerError: failed to copy: httpReadSeeker: failed open: unexpected status code https://",
+        ),
+    ],
+)
+def test_an_execution_role_that_may_not_pull_the_ecr_image_stops_the_task_with_ecss_reason(
+    ecs: Ecs, endpoint: str, ecr_image: tuple[str, str], actions: list[str], reason: str
+) -> None:
+    image, repository = ecr_image
+    statements = [
+        {"Effect": "Allow", "Action": a, "Resource": "*" if a.endswith("Token") else repository} for a in actions
+    ]
+    execution = _role(
+        endpoint,
+        f"exec-pull-{len(actions)}-{actions[-1][-5:] if actions else ''}",
+        "ecs-tasks.amazonaws.com",
+        *statements,
+    )
+    with pytest.raises(TaskStartError) as failed:
+        ecs.container_env({"name": "api", "image": image}, {"executionRoleArn": execution})
+    assert str(failed.value).startswith(reason)
+
+
+def test_an_execution_role_that_may_pull_the_ecr_image_starts_the_task(
+    ecs: Ecs, endpoint: str, ecr_image: tuple[str, str]
+) -> None:
+    image, repository = ecr_image
+    execution = _role(
+        endpoint,
+        "exec-pull-ok",
+        "ecs-tasks.amazonaws.com",
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Effect": "Allow", "Action": PULL, "Resource": repository},
+    )
+    assert ecs.container_env({"name": "api", "image": image}, {"executionRoleArn": execution})["AWS_REGION"] == REGION
+    with pytest.raises(TaskStartError, match=r"CannotPullContainerError: .*: not found"):
+        ecs.container_env({"name": "api", "image": image.replace(":v1", ":v2")}, {"executionRoleArn": execution})
+    with pytest.raises(TaskStartError, match="no basic auth credentials"):
+        ecs.container_env({"name": "api", "image": image}, {})
+
+
+def _logged(group: str) -> dict[str, Any]:
+    return {
+        "name": "api",
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": group, "awslogs-region": REGION, "awslogs-stream-prefix": "api"},
+        },
+    }
+
+
+def test_the_awslogs_stream_is_created_with_the_execution_role_or_the_task_stops_with_ecss_reason(
+    ecs: Ecs, endpoint: str
+) -> None:
+    logs = _admin(endpoint, "logs")
+    logs.create_log_group(logGroupName="/ecs/unit")
+    groups = f"arn:aws:logs:{REGION}:{ecs.plane_account()}:log-group:/ecs/*"
+    bare = _role(endpoint, "exec-nologs", "ecs-tasks.amazonaws.com")
+    with pytest.raises(TaskStartError) as failed:
+        ecs.container_env(_logged("/ecs/unit"), {"executionRoleArn": bare})
+    message = str(failed.value)
+    assert message.startswith(
+        "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
+        "failed to create Cloudwatch log stream: AccessDeniedException: User: "
+    )
+    assert "logs:CreateLogStream" in message and message.endswith(" : exit status 1")
+    writer = _role(
+        endpoint,
+        "exec-logs",
+        "ecs-tasks.amazonaws.com",
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{groups}:*"},
+    )
+    task_arn = ecs.new_task_arn()
+    ecs.container_env(_logged("/ecs/unit"), {"executionRoleArn": writer}, task_arn)
+    stream = f"api/api/{task_arn.rsplit('/', 1)[1]}"
+    assert logs.get_log_events(logGroupName="/ecs/unit", logStreamName=stream)["events"]
+    with pytest.raises(TaskStartError, match="ResourceNotFoundException"):  # no such group: ECS's same reason
+        ecs.container_env(_logged("/ecs/none"), {"executionRoleArn": writer})
+
+
 @pytest.mark.parametrize(
     ("desired", "expected"),
     [(0, 3), (1, 3), (2, 3), (5, 3), (6, 3), (7, 4), (10, 5), (399, 200), (1000, 200)],

@@ -104,6 +104,51 @@ def test_condition_operators_on_absent_keys_behave_as_on_aws() -> None:
     assert not iam.conditions_hold({"Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "1"}}}, {"x": "1"})
 
 
+@pytest.mark.parametrize(
+    ("operator", "holds"),
+    [
+        ("ForAllValues:StringEquals", True),  # no value in the request fails it
+        ("ForAnyValue:StringEquals", False),  # no value in the request matches it
+        ("ForAllValues:StringLike", True),
+        ("ForAnyValue:StringLike", False),
+        ("NotIpAddress", True),
+        ("NumericNotEquals", True),
+        ("DateNotEquals", True),
+        ("IpAddress", False),
+        ("NumericEquals", False),
+        ("DateEquals", False),
+    ],
+)
+def test_set_and_negated_operators_on_an_absent_key_as_the_condition_operators_docs_say(
+    operator: str, holds: bool
+) -> None:
+    value = {"IpAddress": "10.0.0.0/8", "NotIpAddress": "10.0.0.0/8"}.get(operator, "1")
+    assert iam.conditions_hold({"Condition": {operator: {"aws:SomeAbsentKey": value}}}, {}) is holds
+
+
+def test_numeric_date_and_ip_operators_compare_values() -> None:
+    def holds(operator: str, expected: str, actual: str) -> bool:
+        return iam.conditions_hold({"Condition": {operator: {"k": expected}}}, {"k": actual})
+
+    assert holds("NumericLessThan", "3600", "60") and not holds("NumericLessThan", "3600", "7200")
+    assert holds("NumericNotEquals", "1", "2") and not holds("NumericNotEquals", "1", "1")
+    assert holds("DateGreaterThan", "2020-01-01T00:00:00Z", "2026-11-29T09:00:00Z")
+    assert not holds("DateLessThan", "2020-01-01T00:00:00Z", "1700000000")  # epoch seconds: 2023
+    assert holds("IpAddress", "203.0.113.0/24", "203.0.113.7") and holds("NotIpAddress", "10.0.0.0/8", "203.0.113.7")
+
+
+def test_an_operator_the_local_cloud_does_not_implement_applies_a_deny_and_refuses_an_allow(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    unknown = {"BinaryEquals": {"aws:SomeKey": "QmluYXJ5"}}
+    admin = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    deny = {"Effect": "Deny", "Action": "sqs:*", "Resource": "*", "Condition": unknown}
+    assert iam.evaluate([_doc(admin, deny)], "sqs:SendMessage", QUEUE, {"aws:SomeKey": "x"}) is Decision.EXPLICIT_DENY
+    allow = {**ALLOW_SEND, "Condition": unknown}
+    assert iam.evaluate([_doc(allow)], "sqs:SendMessage", QUEUE, {"aws:SomeKey": "x"}) is Decision.IMPLICIT_DENY
+    assert "BinaryEquals is not implemented" in caplog.text
+
+
 def test_a_key_policy_delegating_to_the_account_needs_the_identity_policy_too() -> None:
     root = _doc(
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}
@@ -219,6 +264,31 @@ def test_a_secret_under_a_customer_key_needs_kms_decrypt_via_secrets_manager(aws
     # The same key permission does not let the role decrypt directly (kms:ViaService is absent then).
     direct = _call("kms", "Decrypt", both, KeyId=key_arn, CiphertextBlob="x")
     assert iam.authorize(direct, ACCOUNT) is not None
+
+
+def test_sending_to_a_queue_under_a_customer_key_needs_generate_data_key_and_decrypt(aws: dict[str, Any]) -> None:
+    key_arn = aws["kms"].create_key()["KeyMetadata"]["Arn"]
+    url = aws["sqs"].create_queue(QueueName="jobs", Attributes={"KmsMasterKeyId": key_arn})["QueueUrl"]
+
+    def kms(*actions: str) -> dict[str, Any]:
+        return {
+            "Effect": "Allow",
+            "Action": [f"kms:{a}" for a in actions],
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}},
+        }
+
+    only_generate = _session_key(aws, _role(aws, "p1", _doc(ALLOW_SEND, kms("GenerateDataKey"))))
+    for action, params in (
+        ("SendMessage", {"MessageBody": "x"}),
+        ("SendMessageBatch", {"Entries": [{"Id": "1", "MessageBody": "x"}]}),
+    ):
+        refusal = iam.authorize(_call("sqs", action, only_generate, QueueUrl=url, **params), ACCOUNT)
+        assert refusal is not None, action
+        assert refusal.code == "KMS.AccessDeniedException"
+        assert f"is not authorized to perform: kms:Decrypt on resource: {key_arn}" in refusal.message
+    both = _session_key(aws, _role(aws, "p2", _doc(ALLOW_SEND, kms("GenerateDataKey", "Decrypt"))))
+    assert iam.authorize(_call("sqs", "SendMessage", both, QueueUrl=url, MessageBody="x"), ACCOUNT) is None
 
 
 def test_a_trust_policy_without_the_service_fails_the_assumption(aws: dict[str, Any]) -> None:
