@@ -64,7 +64,9 @@ def cloud() -> Iterator[Cloud]:
 @pytest.fixture(scope="module")
 def empty_cloud() -> Iterator[Cloud]:
     """A second, empty emulator: bad-input and dry-run tests prove nothing is created on it."""
-    yield from _start_cloud(int(os.environ.get("TEST_EMPTY_LOCALCLOUD_PORT", "5151")), "test-empty-cloud")
+    port = int(os.environ.get("TEST_EMPTY_LOCALCLOUD_PORT", "5151"))
+    # A state folder per port: scripts/test.sh runs a second empty emulator beside lane B's.
+    yield from _start_cloud(port, f"test-empty-cloud-{port}")
 
 
 @dataclass
