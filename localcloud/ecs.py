@@ -44,6 +44,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -630,15 +631,37 @@ class Ecs:
                 return None
         return True if health in ("healthy", None) else None
 
-    def wait_healthy(self, tasks: list[Task], health_url: str | None, timeout: float) -> str:
-        """'' when every task is healthy, else why not (a container log tail)."""
+    def wait_healthy(
+        self,
+        tasks: list[Task],
+        health_url: str | None,
+        timeout: float,
+        on_failure: Callable[[Task, str], bool],
+        on_healthy: Callable[[Task], None] | None = None,
+    ) -> list[Task]:
+        """The tasks that became healthy. Each task that fails (stops, or fails its health check within
+        ``timeout``) is stopped and reported to ``on_failure`` with why (a log tail), one at a time as
+        ECS counts them; when that answers True (the circuit breaker tripped) the rest are stopped."""
         deadline = time.monotonic() + timeout
-        pending = list(tasks)
+        pending, healthy = list(tasks), []
+
+        def fail(task: Task, why: str) -> bool:
+            pending.remove(task)
+            self.stop([task], "failed its health check")
+            if on_failure(task, why):
+                self.stop(pending, "its deployment failed")
+                pending.clear()
+                return True
+            return False
+
         while pending:
             for task in list(pending):
                 verdict = self.healthy(task, health_url)
                 if verdict is True:
                     pending.remove(task)
+                    healthy.append(task)
+                    if on_healthy is not None:
+                        on_healthy(task)
                 elif verdict is False:
                     logs = subprocess.run(  # noqa: S603
                         ["docker", "logs", "--tail", "5", task.container],  # noqa: S607
@@ -647,12 +670,15 @@ class Ecs:
                         check=False,
                     )
                     tail = (logs.stdout + logs.stderr).strip()[-600:]
-                    return f"task {task.container} stopped or failed its health check: {tail}"
+                    if fail(task, f"task {task.container} stopped or failed its health check: {tail}"):
+                        return healthy
             if pending and time.monotonic() > deadline:
-                return f"tasks {', '.join(t.container for t in pending)} failed the health check for {timeout:.0f}s"
+                for task in list(pending):
+                    if fail(task, f"task {task.container} failed the health check for {timeout:.0f}s"):
+                        return healthy
             if pending:
                 time.sleep(0.5)
-        return ""
+        return healthy
 
     def stop(self, tasks: list[Task], why: str) -> None:
         for task in tasks:
@@ -746,6 +772,9 @@ class ServiceWorker(threading.Thread):
         settled = [d.get("rolloutState") for d in svc.get("deployments", [])] == ["COMPLETED"]
         if settled and not dead and not old and len(current) == desired:
             return True  # a periodic look with nothing to do: no more calls
+        primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+        if primary.get("rolloutState") == "FAILED":
+            return True  # a failed deployment launches no more tasks (and no rollback was possible)
         lbs = svc.get("loadBalancers", [])
         health_url, verdict_after = self.health_rule(svc, lbs)
         ecs.health_source = self.health_source(ecs.plane, lbs)
@@ -756,6 +785,14 @@ class ServiceWorker(threading.Thread):
             taskdef = ecs.client("ecs").describe_task_definition(taskDefinition=wanted_td)["taskDefinition"]
             vpc_config = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
             subnets, groups = vpc_config.get("subnets", []), vpc_config.get("securityGroups", [])
+            target_group = lbs[0]["targetGroupArn"] if lbs else ""
+            tripped = False
+
+            def failure(task: Task | None, why: str) -> bool:
+                nonlocal tripped
+                tripped = self.task_failed(svc, old, task, why, target_group)
+                return tripped
+
             started = []
             for _ in range(desired - len(current)):
                 try:
@@ -768,22 +805,23 @@ class ServiceWorker(threading.Thread):
                     )
                 except TaskStartError as exc:  # STOPPED before it ran: a failed task of the deployment
                     LOG.warning("service %s: task failed to start: %s", self.key.name, exc)
-                    ecs.stop(started, "a task of its deployment failed to start")
-                    self.update(lambda s: self.counts(s, len(current), len(old)))
-                    self.failed(svc, old, str(exc), len(started) + 1)
-                    return True
+                    if failure(None, str(exc)):
+                        ecs.stop(started, "its deployment failed")
+                        self.update(lambda s: self.counts(s, len(current), len(old)))
+                        return self.after_failures(svc, old, tripped=True)
+                    continue
                 started.append(Task(name, self.key.name, wanted_td, ip, "running", time.time()))
                 ecs.changed(f"started task {name} of {wanted_td.rsplit('/', 1)[1]} at {ip}")
             # ECS counts a task as running once its container runs, before the load balancer finds it
             # healthy: counts alone never prove a rollout done (its rolloutState does).
             self.update(lambda s: self.counts(s, len(current) + len(started), len(old)))
-            failure = ecs.wait_healthy(started, health_url, verdict_after)
-            if failure:
-                ecs.stop(started, "failed its health check")
+            healthy = ecs.wait_healthy(
+                started, health_url, verdict_after, failure, lambda _task: self.task_healthy(svc)
+            )
+            current += healthy
+            if len(current) < desired:  # some failed: replaced on the next pass, as ECS does
                 self.update(lambda s: self.counts(s, len(current), len(old)))
-                self.failed(svc, old, failure, len(started))
-                return True
-            current += started
+                return self.after_failures(svc, old, tripped=tripped)
         if lbs:
             draining = self.scheduler.register_targets(self.key.region, lbs[0], [t.ip for t in current])
             if old and draining:  # ECS stops a replaced task once its target has drained
@@ -852,11 +890,17 @@ class ServiceWorker(threading.Thread):
         if not was_done:
             models.event(svc, "has reached a steady state.")
 
-    def failed(self, svc: dict[str, Any], old: list[Task], failure: str, failed_tasks: int) -> None:
-        """New tasks failed. ECS launches replacements until the deployment's failed tasks reach the
-        circuit breaker's threshold (``breaker_threshold``); then, with the breaker on, the deployment
-        is FAILED and, with rollback, the service goes back to the revision still running."""
-        breaker = (svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+    @staticmethod
+    def breaker(svc: dict[str, Any]) -> dict[str, Any]:
+        return dict((svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {})
+
+    def task_failed(self, svc: dict[str, Any], old: list[Task], task: Task | None, why: str, target_group: str) -> bool:
+        """One task of the PRIMARY deployment failed (``task`` None: it never started). ECS counts each
+        in the deployment's ``failedTasks``; at the circuit breaker's threshold (``breaker_threshold``)
+        the deployment is FAILED and, with rollback, the service goes back to the revision still
+        running. True when the breaker tripped. Events in ECS's words; why, in the local cloud's log
+        (and, for a task that could not start, its stopped reason in the event, as ECS gives it)."""
+        breaker = self.breaker(svc)
         previous = old[0].task_definition if old else ""
         threshold = breaker_threshold(int(svc.get("desiredCount", 0)), breaker)
         tripped = False
@@ -866,23 +910,23 @@ class ServiceWorker(threading.Thread):
             deployment = models.primary(model)
             if deployment is None:
                 return
-            count = int(deployment.get("failedTasks", 0)) + failed_tasks
+            count = int(deployment.get("failedTasks", 0)) + 1
             deployment["failedTasks"] = count
             deployment["updatedAt"] = models.now()
+            if task is None:
+                models.event(model, f"failed to launch a task: {why[:1000]}")
+            elif target_group:
+                models.event(
+                    model, f"(task {task.container}) failed ELB health checks in (target-group {target_group})"
+                )
+            else:
+                models.event(model, f"(task {task.container}) failed container health checks.")
             if not breaker.get("enable") or count < threshold:
-                limit = f" ({count} of the circuit breaker's {threshold})" if breaker.get("enable") else ""
-                models.event(model, f"task failed to start{limit}: {failure[:1000]}")
                 return
             tripped = True
             deployment["rolloutState"] = "FAILED"
-            deployment["rolloutStateReason"] = (
-                f"ECS deployment circuit breaker: {count} tasks failed to start (threshold {threshold})."
-            )
-            models.event(
-                model,
-                f"deployment {deployment['id']} failed: {count} tasks failed to start (circuit breaker threshold "
-                f"{threshold}). {failure[:1000]}",
-            )
+            deployment["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+            models.event(model, f"(deployment {deployment['id']}) deployment failed: tasks failed to start.")
             if breaker.get("rollback") and previous:
                 model.task_definition = previous
                 rollback = models.start_deployment(
@@ -894,13 +938,30 @@ class ServiceWorker(threading.Thread):
                 models.event(model, f"rolling back to {previous.rsplit('/', 1)[1]} (deployment {rollback['id']}).")
 
         self.update(change)
-        LOG.warning("service %s: %d task(s) failed (threshold %d): %s", self.key.name, failed_tasks, threshold, failure)
-        if tripped and breaker.get("rollback") and previous:
+        LOG.warning("service %s: a task failed (threshold %d, tripped %s): %s", self.key.name, threshold, tripped, why)
+        return tripped
+
+    def task_healthy(self, svc: dict[str, Any]) -> None:
+        """A new task passed its health checks: with ``resetOnHealthyTask`` (ECS's default) the
+        deployment's failed task count starts again from 0."""
+        if self.breaker(svc).get("resetOnHealthyTask", True) is False:
+            return
+
+        def change(model: Any) -> None:
+            deployment = models.primary(model)
+            if deployment is not None and deployment.get("failedTasks"):
+                deployment["failedTasks"] = 0
+
+        self.update(change)
+
+    def after_failures(self, svc: dict[str, Any], old: list[Task], *, tripped: bool) -> bool:
+        """Next pass after failed tasks: at once onto a rollback, else after ECS's back-off."""
+        if tripped and self.breaker(svc).get("rollback") and old:
             self.wake.set()  # converge on the rollback deployment at once
         else:
-            # ECS launches the replacements after a short back-off, not in a tight loop.
-            time.sleep(timing.scaled(30, floor=2) if tripped or not breaker.get("enable") else 1.0)
+            time.sleep(timing.scaled(30, floor=2) if tripped or not self.breaker(svc).get("enable") else 1.0)
             self.wake.set()
+        return True
 
 
 class Scheduler:

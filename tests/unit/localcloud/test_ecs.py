@@ -322,19 +322,24 @@ def images() -> Iterator[tuple[str, str]]:
         subprocess.run(["docker", "image", "rm", "-f", plain, declared], capture_output=True, check=False)
 
 
-def writes_tmp(image: str) -> bool:
-    """Whether the image's user can create a file in /tmp of a task run read-only, as Fargate runs it."""
+def in_task(image: str, script: str, user: str = "") -> subprocess.CompletedProcess[str]:
+    """``script`` in a container of ``image`` run read-only with /tmp mounted as Fargate mounts task storage."""
     volumes = dataplane.run(["docker", "image", "inspect", "--format", "{{json .Config.Volumes}}", image])
     declared = set(json.loads(volumes) or {})
-    argv = ["docker", "run", "--rm", "--read-only", *task_storage_flags("/tmp", declared), image]
-    probe = subprocess.run([*argv, "sh", "-c", "touch /tmp/probe && ! touch /probe"], capture_output=True, check=False)
-    return probe.returncode == 0
+    argv = ["docker", "run", "--rm", "--read-only", *(["--user", user] if user else [])]
+    argv += [*task_storage_flags("/tmp", declared), image, "sh", "-c", script]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
 def test_a_non_root_task_cannot_write_tmp_unless_the_image_declares_it(images: tuple[str, str]) -> None:
     plain, declared = images
-    assert not writes_tmp(plain)
-    assert writes_tmp(declared)
+    # Fargate: root-owned 0755 by default; the image's directory (owner, mode) when it declares the VOLUME.
+    assert in_task(plain, "stat -c '%u:%g %a' /tmp").stdout.split() == ["0:0", "755"]
+    assert in_task(declared, "stat -c '%u:%g %a' /tmp").stdout.split() == ["10001:10001", "1777"]
+    assert in_task(plain, "touch /tmp/probe").returncode != 0
+    assert in_task(declared, "touch /tmp/probe").returncode == 0
+    # The root file system stays read-only, even for root.
+    assert "Read-only file system" in in_task(declared, "touch /probe", user="0").stderr
 
 
 class FakeElb:
