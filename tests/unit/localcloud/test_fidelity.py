@@ -66,7 +66,7 @@ def aws(endpoint: str, service: str, retries: int = 0) -> Any:
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": retries + 1, "mode": "standard"}),
+        config=Config(retries={"total_max_attempts": retries + 1, "mode": "standard"}),
     )
 
 
