@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -98,60 +98,66 @@ def service(deployed: Deployed, name: str) -> dict[str, Any]:
     return dict(found[0])
 
 
-class DeploymentWatch:
+class Poller:
+    """Calls ``poll`` every ``interval`` seconds in a thread while the ``with`` block runs."""
+
+    interval = 0.2
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll()
+            time.sleep(self.interval)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class DeploymentWatch(Poller):
     """Polls DescribeServices in a thread: (rolloutState, failedTasks) of every deployment of the
     service that is not of the revision ``serving``, as a client of ECS sees them."""
 
+    interval = 0.3
+
     def __init__(self, deployed: Deployed, name: str, serving: str) -> None:
+        super().__init__()
         self.deployed, self.name, self.serving = deployed, name, serving
         self.seen: list[tuple[str, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for deployment in service(self.deployed, self.name).get("deployments", []):
-                if deployment["taskDefinition"] != self.serving:
-                    seen = (deployment.get("rolloutState", ""), int(deployment.get("failedTasks", 0)))
-                    if not self.seen or self.seen[-1] != seen:
-                        self.seen.append(seen)
-            time.sleep(0.3)
-
-    def __enter__(self) -> DeploymentWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def poll(self) -> None:
+        for deployment in service(self.deployed, self.name).get("deployments", []):
+            if deployment["taskDefinition"] != self.serving:
+                seen = (deployment.get("rolloutState", ""), int(deployment.get("failedTasks", 0)))
+                if not self.seen or self.seen[-1] != seen:
+                    self.seen.append(seen)
 
 
-class HealthProbe:
+class HealthProbe(Poller):
     """GET /health every 0.2 s in a thread; counts the answers that were not 200."""
 
     def __init__(self, url: str) -> None:
+        super().__init__()
         self.url = url + "/health"
         self.ok = 0
         self.bad: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            status, _ = http("GET", self.url)
-            if status == 200:
-                self.ok += 1
-            else:
-                self.bad.append(status)
-            time.sleep(0.2)
-
-    def __enter__(self) -> HealthProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def poll(self) -> None:
+        status, _ = http("GET", self.url)
+        if status == 200:
+            self.ok += 1
+        else:
+            self.bad.append(status)
 
 
 # --------------------------------------------------------------------------- control plane

@@ -234,16 +234,20 @@ def test_run_task_works_for_fargate_and_the_task_waits_for_its_container(
         assert ecs.describe_tasks(cluster="ut", tasks=[arn])["tasks"][0]["lastStatus"] == "PROVISIONING"
 
 
+def _vpc_in_two_zones(ec2: Any, prefix: str) -> tuple[str, list[str]]:
+    """A VPC <prefix>.0.0/16 and a subnet in each of two zones."""
+    vpc = ec2.create_vpc(CidrBlock=f"{prefix}.0.0/16")["Vpc"]["VpcId"]
+    zones = ((1, "a"), (2, "b"))
+    made = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24", AvailabilityZone=f"eu-west-1{z}") for i, z in zones
+    ]
+    return str(vpc), [m["Subnet"]["SubnetId"] for m in made]
+
+
 def test_a_load_balancer_gets_a_dns_name_of_its_own_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
     url, _ = endpoint
     ec2, elb = client("ec2", url), client("elbv2", url)
-    vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.62.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in ((1, "a"), (2, "b"))
-    ]
+    _, subnets = _vpc_in_two_zones(ec2, "10.62")
     created = elb.create_load_balancer(Name="ut-alb", Subnets=subnets)["LoadBalancers"][0]["DNSName"]
     assert re.fullmatch(r"ut-alb-[1-9][0-9]{9}\.eu-west-1\.elb\.amazonaws\.com", created), created
     assert elb.describe_load_balancers(Names=["ut-alb"])["LoadBalancers"][0]["DNSName"] == created
@@ -252,13 +256,7 @@ def test_a_load_balancer_gets_a_dns_name_of_its_own_as_on_aws(endpoint: tuple[st
 def test_modify_db_proxy_changes_its_security_groups_in_place_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
     url, _ = endpoint
     ec2, rds = client("ec2", url), client("rds", url)
-    vpc = ec2.create_vpc(CidrBlock="10.63.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.63.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in ((1, "a"), (2, "b"))
-    ]
+    vpc, subnets = _vpc_in_two_zones(ec2, "10.63")
     old, new = (ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"] for n in ("db", "proxy"))
     rds.create_db_proxy(
         DBProxyName="ut-proxy",
