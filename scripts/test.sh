@@ -38,7 +38,7 @@ fi
 stage "lint: yamllint, ansible-lint (production), ruff"
 run ./scripts/lint.sh
 
-OWN_EMULATOR=(tests/integration/test_35_check_older_network.py)
+OWN_EMULATOR=(tests/integration/test_35_check_older_network.py tests/integration/test_95_interrupted.py)
 
 lane_a() {
   LANE=A
@@ -53,11 +53,14 @@ lane_a() {
     stage "molecule: one scenario per role"
     ./tests/molecule/run_all.sh || lane_failed+=("./tests/molecule/run_all.sh")
   fi
-  # An integration test on an emulator of its own (not the shared stack's): it runs here, beside
-  # lane B, on a port and address range lane B does not use.
+  # Integration tests on emulators of their own (not the shared stack's): they run here, beside
+  # lane B, on ports and address ranges lane B does not use.
   stage "integration, own emulator: a dry run on a network made before the proxy's group"
-  TEST_EMPTY_LOCALCLOUD_PORT=5152 TEST_VPC_OCTET=89 "${PYTEST[@]}" "${OWN_EMULATOR[@]}" ||
-    lane_failed+=("${PYTEST[*]} ${OWN_EMULATOR[*]}")
+  TEST_EMPTY_LOCALCLOUD_PORT=5152 TEST_VPC_OCTET=89 "${PYTEST[@]}" "${OWN_EMULATOR[0]}" ||
+    lane_failed+=("${PYTEST[*]} ${OWN_EMULATOR[0]}")
+  stage "integration, own emulator: killed runs converge when run again"
+  TEST_LOCALCLOUD_PORT=5153 TEST_VPC_OCTET=88 "${PYTEST[@]}" "${OWN_EMULATOR[1]}" ||
+    lane_failed+=("${PYTEST[*]} ${OWN_EMULATOR[1]}")
   stage "end of lane A"
   : > "$LOGS/lane-a.failed"
   if [ ${#lane_failed[@]} -gt 0 ]; then printf '%s\n' "${lane_failed[@]}" > "$LOGS/lane-a.failed"; fi

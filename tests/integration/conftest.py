@@ -58,7 +58,8 @@ def cloud() -> Iterator[Cloud]:
     """The emulator the shared stack lives on (a port of its own: `make up` keeps 5100). It throttles
     a tenth of all calls, as AWS may (TEST_THROTTLE): the first run, the rerun with no change, the
     deploys and the teardown of the suite all go through it."""
-    yield from _start_cloud(MAIN_PORT, "test-cloud", LOCALCLOUD_THROTTLE=os.environ.get("TEST_THROTTLE", "0.1"))
+    throttle = os.environ.get("TEST_THROTTLE", "0.1")
+    yield from _start_cloud(MAIN_PORT, f"test-cloud-{MAIN_PORT}", LOCALCLOUD_THROTTLE=throttle)
 
 
 @pytest.fixture(scope="module")

@@ -43,8 +43,9 @@ def _write_test_vars() -> None:
 
 
 _write_test_vars()
-# The bastion's key and known_hosts for the tests, apart from `make up`'s .state/<env>/.
-ACCESS = ROOT / ".state" / "test-access"
+# The bastion's key and known_hosts for the tests, apart from `make up`'s .state/<env>/, one folder
+# per emulator: scripts/test.sh runs a second stack (the interrupted runs) beside the shared one.
+ACCESS = ROOT / ".state" / f"test-access-{MAIN_PORT}"
 ADMIN = "alice"
 ADMIN_KEY = ACCESS / f"{ADMIN}_ed25519"
 
@@ -58,7 +59,9 @@ def admin_vars() -> Path:
         )
     path = ACCESS / "admins.json"
     public = ADMIN_KEY.with_suffix(".pub").read_text().strip()
-    path.write_text(json.dumps({"bastion_config_admins": [{"name": ADMIN, "ssh_keys": [public]}]}))
+    text = json.dumps({"bastion_config_admins": [{"name": ADMIN, "ssh_keys": [public]}]})
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
     return path
 
 

@@ -27,5 +27,5 @@ def test_db_password_appears_nowhere_in_a_vvv_run(stack: Stack) -> None:
     assert "module_args:" in stack.first_run.output
     assert password not in stack.first_run.output
     rerun = run_playbook("playbooks/provision.yml", "-vvv", port=stack.cloud.port, log=LOGS / "provision-rerun-vvv.log")
-    assert rerun.returncode == 0
+    assert rerun.returncode == 0, rerun.output[-4000:]
     assert password not in rerun.output

@@ -1,11 +1,13 @@
 """A run that dies halfway (a lost connection, a cancelled AWX job) and is started again converges.
 
 For each seed (INTERRUPT_SEEDS, printed; `make interrupt SEEDS='1 2 3 4 5'` runs more), on the
-suite's cloud after test_90 tore the shared stack down (so every converge here is also a
-re-creation, which what a deleted stack leaves behind, such as INACTIVE services, must not fool):
-site.yml is killed, with its whole process group, when it starts its k-th task that calls AWS (k
-chosen by the seed), run again to the end with nothing duplicated, then a third time with no
-change; teardown.yml is killed the same way, run again, and an independent scan finds nothing left.
+`cloud` of the session: scripts/test.sh gives it an emulator of its own (TEST_LOCALCLOUD_PORT,
+TEST_VPC_OCTET) in lane A, beside the shared stack's lane. With one seed the first converge is a
+creation; every later seed's is a re-creation after the previous seed's teardown, which what a
+deleted stack leaves behind, such as INACTIVE services, must not fool. site.yml is killed, with
+its whole process group, when it starts its k-th task that calls AWS (k chosen by the seed), run
+again to the end with nothing duplicated, then a third time with no change; teardown.yml is
+killed the same way, run again, and an independent scan finds nothing left.
 """
 
 from __future__ import annotations
