@@ -343,6 +343,7 @@ class DataPlane:
     # -- emulator ------------------------------------------------------------
     def _client(self, service: str) -> Any:
         import boto3
+        from botocore.config import Config
 
         make_client: Any = boto3.client  # the stubs' overloads want a literal service name
         return make_client(
@@ -351,6 +352,9 @@ class DataPlane:
             endpoint_url=self.endpoint,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=os.environ.get("LOCALCLOUD_SECRET_KEY", "testing"),
+            # The verbs run with the caller's keys (`push` stands in for `docker push`), which the
+            # fidelity layer may throttle: retry as the playbooks' clients and docker do.
+            config=Config(retries={"mode": "standard", "max_attempts": 10}),
         )
 
     def desired_instances(self) -> list[Instance]:

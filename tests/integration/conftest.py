@@ -81,7 +81,7 @@ class Stack:
 def stack(cloud: Cloud) -> Stack:
     """site.yml applied once, verbosely, on the session's emulator."""
     run = run_playbook("site.yml", "-vvv", port=cloud.port, log=LOGS / "site-first-run.log")
-    assert run.returncode == 0, run.output[-4000:]
+    assert run.returncode == 0, run.why
     outputs = json.loads((ARTIFACTS / "local" / "outputs.json").read_text())
     return Stack(cloud=cloud, first_run=run, outputs=outputs)
 

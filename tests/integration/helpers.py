@@ -91,6 +91,16 @@ class Run:
         return totals
 
     @property
+    def why(self) -> str:
+        """What a failed run says about its failure: each fatal/failed task line and the lines after
+        it (the output ends with stderr's warnings, so its tail alone rarely names the cause)."""
+        lines = self.output.splitlines()
+        hits = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "failed:", "ERROR!", "[ERROR]"))]
+        if not hits:
+            return self.output[-3000:]
+        return "\n".join("\n".join(lines[max(i - 2, 0) : i + 15]) for i in hits)[-6000:]
+
+    @property
     def changed(self) -> int:
         return self.recap.get("changed", -1)
 

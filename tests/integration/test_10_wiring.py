@@ -138,9 +138,9 @@ def test_an_output_added_to_the_contract_reaches_the_parameter_the_file_and_the_
     ssm = stack.cloud.client("ssm")
     try:
         run = run_playbook("playbooks/network.yml", "-e", f"@{extra}", port=stack.cloud.port)
-        assert run.returncode == 0, run.output[-3000:]
+        assert run.returncode == 0, run.why
         shown = run_playbook("playbooks/outputs.yml", "-e", f"@{extra}", port=stack.cloud.port)
-        assert shown.returncode == 0, shown.output[-3000:]
+        assert shown.returncode == 0, shown.why
         published = json.loads(ssm.get_parameter(Name=f"/{PROJECT}/local/outputs")["Parameter"]["Value"])
         assert published["vpc_cidr"] == VPC_CIDR
         assert json.loads((ARTIFACTS / "local" / "outputs.json").read_text())["vpc_cidr"] == VPC_CIDR
@@ -148,7 +148,7 @@ def test_an_output_added_to_the_contract_reaches_the_parameter_the_file_and_the_
     finally:
         # Back to the contract as it is: the key leaves the parameter and the file again.
         restore = run_playbook("playbooks/network.yml", port=stack.cloud.port)
-        assert restore.returncode == 0, restore.output[-3000:]
+        assert restore.returncode == 0, restore.why
         assert run_playbook("playbooks/outputs.yml", port=stack.cloud.port).returncode == 0
     published = json.loads(ssm.get_parameter(Name=f"/{PROJECT}/local/outputs")["Parameter"]["Value"])
     assert "vpc_cidr" not in published and published == stack.outputs

@@ -29,7 +29,7 @@ def _network(stack: Stack) -> dict[str, Any]:
 
 def _provision(stack: Stack, mode: str) -> None:
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({"network_nat_mode": mode}), port=stack.cloud.port)
-    assert run.returncode == 0, run.output[-3000:]
+    assert run.returncode == 0, run.why
 
 
 def test_switching_nat_mode_keeps_the_vpc_subnets_and_the_remaining_gateway(stack: Stack) -> None:

@@ -121,7 +121,7 @@ def proxied(stack: Stack) -> dict[str, ServiceAddress]:
     if not endpoints or not set(plane(stack)._dns_records().values()) & endpoints:
         log = LOGS / "sg-proxy-on.log"
         run = run_playbook("playbooks/provision.yml", "-e", PROXY_ON, port=stack.cloud.port, log=log)
-        assert run.returncode == 0, run.output[-3000:]
+        assert run.returncode == 0, run.why
 
     def ready() -> dict[str, ServiceAddress] | None:
         found = services(stack)

@@ -62,7 +62,7 @@ def deployed(stack: Stack) -> Deployed:
     first = None
     if "app_url" not in read_outputs():
         first = run_playbook("playbooks/deploy.yml", port=stack.cloud.port, log=LOGS / "deploy-first-run.log")
-        assert first.returncode == 0, first.output[-4000:]
+        assert first.returncode == 0, first.why
     return Deployed(stack=stack, outputs=read_outputs(), first_run=first)
 
 
@@ -454,7 +454,7 @@ def test_poison_export_ends_failed_with_the_message_in_the_dlq(deployed: Deploye
 def test_redeploying_the_same_image_changes_nothing(deployed: Deployed) -> None:
     before = {f: revisions(deployed, f) for f in (API, WORKER)}
     run = deployed.deploy(log="deploy-rerun.log")
-    assert run.returncode == 0, run.output[-3000:]
+    assert run.returncode == 0, run.why
     assert run.changed == 0, run.output[-3000:]
     assert {f: revisions(deployed, f) for f in (API, WORKER)} == before
 
@@ -464,7 +464,7 @@ def test_autoscaled_desired_count_survives_a_redeploy(deployed: Deployed) -> Non
     ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=2)  # as autoscaling would
     try:
         run = deployed.deploy(log="deploy-after-scale-out.log")
-        assert run.returncode == 0, run.output[-3000:]
+        assert run.returncode == 0, run.why
         assert service(deployed, WORKER)["desiredCount"] == 2
     finally:
         ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=1)
@@ -484,7 +484,7 @@ def test_a_new_image_gives_one_new_revision_and_a_rolling_update_without_downtim
         run = deployed.deploy(
             "-e", f"app_deploy_image_tag={new_tag}", "-e", "image_build=false", log="deploy-new-image.log"
         )
-    assert run.returncode == 0, run.output[-3000:]
+    assert run.returncode == 0, run.why
     after = {f: revisions(deployed, f) for f in (API, WORKER)}
     for family in (API, WORKER):
         assert len(after[family]) == len(before[family]) + 1
@@ -541,7 +541,7 @@ def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: 
         "-e", f"app_deploy_image_tag={tag}", "-e", "image_build=false", "-e", "app_deploy_log_level=DEBUG",
         log="deploy-new-setting.log",
     )  # fmt: skip
-    assert run.returncode == 0, run.output[-3000:]
+    assert run.returncode == 0, run.why
     ecs = deployed.client("ecs")
     for family in (API, WORKER):
         after = revisions(deployed, family)

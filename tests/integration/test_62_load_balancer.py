@@ -35,7 +35,7 @@ def read_outputs() -> dict[str, Any]:
 def outputs(stack: Stack) -> dict[str, Any]:
     if "app_url" not in read_outputs():
         first = run_playbook("playbooks/deploy.yml", port=stack.cloud.port, log=LOGS / "deploy-first-run.log")
-        assert first.returncode == 0, first.output[-4000:]
+        assert first.returncode == 0, first.why
     return read_outputs()
 
 

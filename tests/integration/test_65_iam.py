@@ -31,7 +31,7 @@ def outputs(stack: Stack) -> dict[str, Any]:
     """The service deployed on the session's stack (by site.yml, or here by deploy.yml)."""
     if "app_url" not in json.loads((ARTIFACTS / "local" / "outputs.json").read_text()):
         first = run_playbook("playbooks/deploy.yml", port=stack.cloud.port, log=LOGS / "deploy-first-run.log")
-        assert first.returncode == 0, first.output[-4000:]
+        assert first.returncode == 0, first.why
     return dict(json.loads((ARTIFACTS / "local" / "outputs.json").read_text()))
 
 

@@ -18,7 +18,7 @@ from tests.integration.helpers import ARTIFACTS, ROOT, leftovers, run_playbook
 def test_teardown_leaves_nothing_behind(stack: Stack) -> None:
     assert leftovers(stack.cloud.endpoint)  # the scan does see the stack before teardown
     run = run_playbook("playbooks/teardown.yml", port=stack.cloud.port, log=LOGS / "teardown.log")
-    assert run.returncode == 0, run.output[-3000:]
+    assert run.returncode == 0, run.why
     assert leftovers(stack.cloud.endpoint) == {}
     assert not (ARTIFACTS / "local" / "outputs.json").exists()
 
@@ -49,5 +49,5 @@ def test_teardown_stops_the_test_hosts_and_their_networks(stack: Stack) -> None:
 
 def test_second_teardown_changes_nothing(stack: Stack) -> None:
     run = run_playbook("playbooks/teardown.yml", port=stack.cloud.port, log=LOGS / "teardown-second.log")
-    assert run.returncode == 0, run.output[-3000:]
+    assert run.returncode == 0, run.why
     assert run.changed == 0

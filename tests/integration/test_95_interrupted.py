@@ -148,7 +148,7 @@ def test_a_killed_run_converges_when_run_again_and_a_killed_teardown_leaves_noth
     killed_at = run_until_task("site.yml", k, cloud.port, f"interrupt-{seed}-site-killed.log")
     print(f"seed {seed}: site.yml killed at task {k}: {killed_at}")
     again = run_playbook("site.yml", port=cloud.port, log=LOGS / f"interrupt-{seed}-site-again.log")
-    assert again.returncode == 0, f"seed {seed}, killed at {killed_at}: {again.output[-3000:]}"
+    assert again.returncode == 0, f"seed {seed}, killed at {killed_at}: {again.why}"
     assert converged(cloud, revisions_before) == CONVERGED, f"seed {seed}, killed at {killed_at}"
     third = run_playbook("site.yml", port=cloud.port, log=LOGS / f"interrupt-{seed}-site-third.log")
     assert third.returncode == 0 and third.changed == 0, f"seed {seed}: {third.output[-3000:]}"
@@ -157,5 +157,5 @@ def test_a_killed_run_converges_when_run_again_and_a_killed_teardown_leaves_noth
     killed_at = run_until_task("playbooks/teardown.yml", k, cloud.port, f"interrupt-{seed}-teardown-killed.log")
     print(f"seed {seed}: teardown.yml killed at task {k}: {killed_at}")
     down = run_playbook("playbooks/teardown.yml", port=cloud.port, log=LOGS / f"interrupt-{seed}-teardown-again.log")
-    assert down.returncode == 0, f"seed {seed}, killed at {killed_at}: {down.output[-3000:]}"
+    assert down.returncode == 0, f"seed {seed}, killed at {killed_at}: {down.why}"
     assert leftovers(cloud.endpoint) == {}, f"seed {seed}, killed at {killed_at}"

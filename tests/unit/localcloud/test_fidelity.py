@@ -19,6 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from localcloud.dataplane import DataPlane
 from localcloud.fidelity import BEHAVIOURS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -307,6 +308,17 @@ def test_a_deleted_service_drains_holds_its_cluster_and_its_interfaces_linger(
 def test_a_client_that_retries_gets_through_a_throttling_cloud(tmp_path: Path) -> None:
     with _cloud(tmp_path, LOCALCLOUD_THROTTLE="0.5") as throttled:
         _throttled(throttled)
+        _verbs_get_through(throttled, tmp_path)
+
+
+def _verbs_get_through(throttled: str, tmp: Path) -> None:
+    """`localcloud push` (docker push's stand-in) calls with the caller's keys, so it is throttled
+    like the playbooks: its client retries as theirs do (botocore's 3 attempts failed a CI run)."""
+    plane = DataPlane(endpoint=throttled, region="eu-west-1", project="f", state_dir=tmp / "plane")
+    ecr = plane._client("ecr")
+    assert ecr.meta.config.retries == {"mode": "standard", "total_max_attempts": 11}
+    for _ in range(3):
+        ecr.describe_repositories()
 
 
 def _throttled(throttled: str) -> None:
