@@ -10,6 +10,9 @@ from typing import Any
 
 import jinja2
 import pytest
+import yaml
+
+from localcloud import validation
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "app_deploy"
 ACCOUNT = "123456789012"
@@ -47,3 +50,65 @@ def test_the_log_bucket_lets_the_elb_log_delivery_service_write_in_every_region(
     assert statement["Action"] == "s3:PutObject"
     # Only this account's load balancers, under the prefix the role sets (access_logs.s3.prefix: alb).
     assert statement["Resource"] == f"arn:aws:s3:::{BUCKET}/alb/AWSLogs/{ACCOUNT}/*"
+
+
+# --------------------------------------------------------------------------- ECR lifecycle
+
+
+def lifecycle(keep: int | None = None, untagged_days: int | None = None) -> dict[str, Any]:
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    return template(
+        "ecr_lifecycle.json.j2",
+        app_deploy_image_keep=defaults["app_deploy_image_keep"] if keep is None else keep,
+        app_deploy_image_untagged_days=defaults["app_deploy_image_untagged_days"]
+        if untagged_days is None
+        else untagged_days,
+    )
+
+
+def expired(policy: dict[str, Any], images: list[dict[str, Any]], now: float) -> set[str]:
+    """The images ECR's lifecycle expires, by its documented evaluation rules: rules lowest priority
+    first; an image whose tags a rule matched is never expired by a later rule, which still counts it;
+    counts keep the newest pushes."""
+    matched: set[str] = set()
+    gone: set[str] = set()
+    for rule in sorted(policy["rules"], key=lambda r: r["rulePriority"]):
+        selection = rule["selection"]
+        status = selection["tagStatus"]
+        selected = [i for i in images if status == "any" or (status == "untagged") == (not i["tags"])]
+        if selection["countType"] == "imageCountMoreThan":
+            newest_first = sorted(selected, key=lambda i: i["pushed"], reverse=True)
+            candidates = newest_first[selection["countNumber"] :]
+        else:
+            candidates = [i for i in selected if now - i["pushed"] > selection["countNumber"] * 86400]
+        gone |= {i["digest"] for i in candidates if i["digest"] not in matched}
+        matched |= {i["digest"] for i in selected}
+    return gone
+
+
+def test_the_lifecycle_policy_is_one_ecr_accepts() -> None:
+    assert validation.ecr_lifecycle_refusal(lifecycle()) is None
+    assert lifecycle()["rules"][-1]["selection"]["tagStatus"] == "any"
+
+
+def test_the_running_image_and_its_rollback_target_outlive_a_busy_month_of_builds() -> None:
+    """The running revision's image was pushed, then 30 more builds were pushed without a deploy
+    (each an immutable commit tag); the rollback target is one push older. Both must stay pullable:
+    ECS pulls them again whenever it replaces or adds a task."""
+    day = 86400.0
+    now = 100 * day
+    rollback = {"digest": "sha256:rollback", "tags": ["0123456789ab"], "pushed": now - 40 * day}
+    running = {"digest": "sha256:running", "tags": ["123456789abc"], "pushed": now - 39 * day}
+    builds = [{"digest": f"sha256:b{n}", "tags": [f"{n:012x}"], "pushed": now - 38 * day + n * 3600} for n in range(30)]
+    leftover = {"digest": "sha256:untagged-old", "tags": [], "pushed": now - 10 * day}
+    fresh = {"digest": "sha256:untagged-new", "tags": [], "pushed": now - 3600}
+    gone = expired(lifecycle(), [rollback, running, *builds, leftover, fresh], now)
+    assert "sha256:running" not in gone
+    assert "sha256:rollback" not in gone
+    assert gone == {"sha256:untagged-old"}
+
+
+def test_only_more_pushes_than_the_kept_count_age_a_tagged_image_out() -> None:
+    now = 1000.0
+    images = [{"digest": f"sha256:{n}", "tags": [f"t{n}"], "pushed": float(n)} for n in range(5)]
+    assert expired(lifecycle(keep=3), images, now) == {"sha256:0", "sha256:1"}
