@@ -330,9 +330,13 @@ def test_autoscaling_covers_cpu_memory_and_queue_depth(deployed: Deployed) -> No
         == "ECSServiceAverageCPUUtilization"
     )
     assert policies[f"{API}-memory"]["TargetValue"] == 80.0
-    queue = policies[f"{WORKER}-queue-depth"]["CustomizedMetricSpecification"]
-    assert queue["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert queue["Dimensions"] == [{"Name": "QueueName", "Value": f"{PREFIX}-jobs"}]
+    backlog = {q["Id"]: q for q in policies[f"{WORKER}-backlog-per-task"]["CustomizedMetricSpecification"]["Metrics"]}
+    assert backlog["visible"]["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert backlog["visible"]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": f"{PREFIX}-jobs"}
+    ]
+    assert backlog["running"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
+    assert backlog["backlog_per_task"]["ReturnData"] is True
 
 
 def test_alarms_on_5xx_and_unhealthy_hosts_notify_the_topic(deployed: Deployed) -> None:

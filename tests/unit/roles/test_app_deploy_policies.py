@@ -4,7 +4,12 @@ load balancer's alarms."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
+import operator
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,15 @@ from localcloud import validation
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "app_deploy"
 ACCOUNT = "123456789012"
 BUCKET = f"resume-prod-alb-logs-{ACCOUNT}"
+JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - not HTML
+# The local collection imports itself as ansible_collections.resumestack (a namespace package).
+if str(ROLE.parents[1] / "collections") not in sys.path:
+    sys.path.append(str(ROLE.parents[1] / "collections"))
+MODULE = ROLE.parents[1] / "collections/ansible_collections/resumestack/cloud/plugins/modules/ecs_service_scaling.py"
+_spec = importlib.util.spec_from_file_location("ecs_service_scaling", MODULE)
+assert _spec and _spec.loader
+scaling = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(scaling)
 
 
 def template(name: str, **variables: Any) -> dict[str, Any]:
@@ -112,3 +126,126 @@ def test_only_more_pushes_than_the_kept_count_age_a_tagged_image_out() -> None:
     now = 1000.0
     images = [{"digest": f"sha256:{n}", "tags": [f"t{n}"], "pushed": float(n)} for n in range(5)]
     assert expired(lifecycle(keep=3), images, now) == {"sha256:0", "sha256:1"}
+
+
+# --------------------------------------------------------------------------- worker scaling
+
+VARIABLES = {
+    "app_deploy_cluster": "resume-prod",
+    "app_deploy_queue_name": "resume-prod-jobs",
+    "__app_deploy_api": "resume-prod-api",
+    "__app_deploy_worker": "resume-prod-worker",
+}
+
+
+def render(value: Any, variables: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: render(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, variables) for v in value]
+    if isinstance(value, str) and "{{" in value:
+        return JINJA.from_string(value).render(**variables)
+    return value
+
+
+def worker_policy() -> dict[str, Any]:
+    """The worker's scaling policy as the task declares it, and as ecs_service_scaling sends it."""
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    tasks = yaml.safe_load((ROLE / "tasks" / "services.yml").read_text())
+    task = next(t for t in tasks if "resumestack.cloud.ecs_service_scaling" in t)
+    worker = next(i for i in task["loop"] if i["service"] == "{{ __app_deploy_worker }}")
+    policy = render(worker["policies"][0], {**defaults, **VARIABLES})
+    return dict(scaling.policy_config(policy))
+
+
+def test_the_worker_scales_on_backlog_per_running_task_not_on_the_raw_queue_depth() -> None:
+    config = worker_policy()
+    assert config["TargetValue"] == 10.0
+    spec = config["CustomizedMetricSpecification"]
+    assert "MetricName" not in spec, "a single metric is the raw queue depth"
+    queries = {q["Id"]: q for q in spec["Metrics"]}
+    visible = queries["visible"]["MetricStat"]
+    assert visible["Metric"] == {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": "resume-prod-jobs"}],
+    }
+    running = queries["running"]["MetricStat"]
+    assert running["Metric"]["Namespace"] == "ECS/ContainerInsights"
+    assert running["Metric"]["MetricName"] == "RunningTaskCount"
+    assert running["Metric"]["Dimensions"] == [
+        {"Name": "ClusterName", "Value": "resume-prod"},
+        {"Name": "ServiceName", "Value": "resume-prod-worker"},
+    ]
+    final = [q for q in spec["Metrics"] if q.get("ReturnData", True)]
+    assert [q["Id"] for q in final] == ["backlog_per_task"]
+    assert "visible / FILL(running, 0)" in final[0]["Expression"]
+    assert validation.metric_math_refusal(spec) is None  # what Application Auto Scaling accepts
+
+
+def metric_math(expression: str, values: dict[str, float | None]) -> float | None:
+    """One data point of a CloudWatch metric math expression built from IF, FILL, comparisons and
+    arithmetic (the functions the worker policy uses); None is a missing data point."""
+    tokens = re.findall(r"\d+(?:\.\d+)?|[A-Za-z_]\w*|>=|<=|==|!=|[-+*/(),<>]", expression)
+    position = 0
+
+    def take() -> str:
+        nonlocal position
+        position += 1
+        return tokens[position - 1]
+
+    def primary() -> float | None:
+        word = take()
+        if word == "(":
+            value = comparison()
+            take()  # ")"
+            return value
+        if word in ("IF", "FILL"):
+            take()  # "("
+            args = [comparison()]
+            while take() == ",":
+                args.append(comparison())
+            if word == "FILL":
+                return args[1] if args[0] is None else args[0]
+            return None if args[0] is None else (args[1] if args[0] else args[2])
+        return float(word) if word[0].isdigit() else values[word]
+
+    def binary(operand: Any, operators: dict[str, Any]) -> Any:
+        def parse() -> float | None:
+            left = operand()
+            while position < len(tokens) and tokens[position] in operators:
+                op = operators[take()]
+                right = operand()
+                left = None if left is None or right is None else float(op(left, right))
+            return left
+
+        return parse
+
+    term = binary(primary, {"*": operator.mul, "/": lambda a, b: a / b if b else math.inf})
+    total = binary(term, {"+": operator.add, "-": operator.sub})
+    comparison = binary(total, {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le})
+    return comparison()
+
+
+def worker_metric(visible: float, running: float | None) -> float | None:
+    """The value the worker policy tracks: its one returned series, or the single metric it names."""
+    spec = worker_policy()["CustomizedMetricSpecification"]
+    if "Metrics" not in spec:
+        return visible if spec["MetricName"] == "ApproximateNumberOfMessagesVisible" else None
+    final = next(q for q in spec["Metrics"] if q.get("ReturnData", True))
+    return metric_math(final["Expression"], {"visible": visible, "running": running})
+
+
+def test_backlog_per_task_asks_for_tasks_in_proportion_to_the_backlog() -> None:
+    """Target tracking sets the task count to ceil(running x metric / target) (the policy scales out
+    proportionally to the metric). 100 visible messages on 5 tasks at 10 per task: 10 tasks. The raw
+    queue depth (100) would ask for 50, already at 5 tasks draining it."""
+    target = worker_policy()["TargetValue"]
+    metric = worker_metric(100, 5)
+    assert metric == 20
+    assert math.ceil(5 * metric / target) == 10
+    assert worker_metric(0, 3) == 0  # nothing waiting: scale in
+    # No task running (or Container Insights silent): the backlog itself, so demand still reads as
+    # demand and ECS scales out from zero by its minimum step.
+    assert worker_metric(15, 0) == 15
+    assert worker_metric(15, None) == 15
