@@ -345,7 +345,11 @@ def test_alarms_on_5xx_and_unhealthy_hosts_notify_the_topic(deployed: Deployed) 
         for a in deployed.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{PREFIX}-alb-")["MetricAlarms"]
     }
     assert alarms[f"{PREFIX}-alb-5xx"]["MetricName"] == "HTTPCode_Target_5XX_Count"
+    assert alarms[f"{PREFIX}-alb-elb-5xx"]["MetricName"] == "HTTPCode_ELB_5XX_Count"  # the ALB's own 502/503/504
     assert alarms[f"{PREFIX}-alb-unhealthy-hosts"]["MetricName"] == "UnHealthyHostCount"
+    none_healthy = alarms[f"{PREFIX}-alb-no-healthy-hosts"]
+    assert (none_healthy["MetricName"], none_healthy["ComparisonOperator"]) == ("HealthyHostCount", "LessThanThreshold")
+    assert {d["Name"] for d in none_healthy["Dimensions"]} == {"LoadBalancer", "TargetGroup"}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [deployed.outputs["alarm_topic_arn"]]
 

@@ -249,3 +249,66 @@ def test_backlog_per_task_asks_for_tasks_in_proportion_to_the_backlog() -> None:
     # demand and ECS scales out from zero by its minimum step.
     assert worker_metric(15, 0) == 15
     assert worker_metric(15, None) == 15
+
+
+# --------------------------------------------------------------------------- load balancer alarms
+
+LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/resume-prod-alb/50dc6c495c0c9188"
+TG_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/resume-prod-api/73e2d6bc24d8a067"
+
+
+def alarms_as_sent() -> dict[str, dict[str, Any]]:
+    """Each alarm as the role's task hands it to amazon.aws.cloudwatch_metric_alarm, by name."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    def trust(value: Any) -> Any:  # what Ansible does for the files it loads itself
+        if isinstance(value, dict):
+            return {k: trust(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [trust(v) for v in value]
+        return trust_as_template(value) if isinstance(value, str) else value
+
+    tasks = trust(yaml.safe_load((ROLE / "tasks" / "load_balancer.yml").read_text()))
+    task = next(t for t in tasks if "amazon.aws.cloudwatch_metric_alarm" in t)
+    variables = {
+        **trust(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())),
+        "app_deploy_name": "resume-prod",
+        "app_deploy_alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:resume-prod-alarms",
+        "__app_deploy_alb": {"load_balancer_arn": LB_ARN},
+        "__app_deploy_tg": {"target_group_arn": TG_ARN},
+    }
+    sent = {}
+    variables |= task.get("vars", {})
+    for item in Templar(loader=DataLoader(), variables=variables).template(task["loop"]):
+        templar = Templar(loader=DataLoader(), variables={**variables, "item": item})
+        args = templar.template(task["amazon.aws.cloudwatch_metric_alarm"])
+        sent[args["name"]] = args
+    return sent
+
+
+def test_the_load_balancers_own_5xx_and_a_target_group_with_no_healthy_task_raise_alarms() -> None:
+    alarms = alarms_as_sent()
+    lb, tg = "app/resume-prod-alb/50dc6c495c0c9188", "targetgroup/resume-prod-api/73e2d6bc24d8a067"
+    elb = alarms["resume-prod-alb-elb-5xx"]
+    assert (elb["namespace"], elb["metric_name"], elb["statistic"]) == (
+        "AWS/ApplicationELB",
+        "HTTPCode_ELB_5XX_Count",
+        "Sum",
+    )
+    assert elb["dimensions"] == {"LoadBalancer": lb}
+    none_healthy = alarms["resume-prod-alb-no-healthy-hosts"]
+    assert none_healthy["metric_name"] == "HealthyHostCount"
+    assert (none_healthy["comparison"], float(none_healthy["threshold"])) == ("LessThanThreshold", 1.0)
+    assert none_healthy["dimensions"] == {"LoadBalancer": lb, "TargetGroup": tg}
+    assert none_healthy["treat_missing_data"] == "breaching"
+    assert alarms["resume-prod-alb-5xx"]["metric_name"] == "HTTPCode_Target_5XX_Count"
+    for alarm in alarms.values():
+        assert alarm["alarm_actions"] == ["arn:aws:sns:eu-west-1:123456789012:resume-prod-alarms"], alarm["name"]
+
+
+def test_the_role_deletes_every_alarm_it_creates() -> None:
+    tasks = yaml.safe_load((ROLE / "tasks" / "delete.yml").read_text())
+    task = next(t for t in tasks if "amazon.aws.cloudwatch_metric_alarm" in t)
+    assert task["loop"] == "{{ __app_deploy_alb_alarms | map(attribute='name') | list }}"
+    assert len(alarms_as_sent()) == 4
