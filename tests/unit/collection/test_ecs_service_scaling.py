@@ -40,3 +40,5 @@ def test_the_role_worker_policy_is_accepted_applied_once_and_read_back_unchanged
     )
     assert refused.get("failed") is True, refused
     assert "exactly one metric data query must return data" in refused["msg"]
+    # The other module tests list every ECS scalable target of the shared server.
+    assert run_module("ecs_service_scaling", {"cluster": cluster, "service": "worker", "state": "absent"})["changed"]
