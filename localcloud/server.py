@@ -131,6 +131,10 @@ class LocalCloudApp:
 def patch_moto() -> None:
     """Where moto departs from AWS in ways the controller cannot correct after the fact."""
     from moto.ecs import models as ecs_models
+
+    from localcloud import validation
+
+    validation.install()
     from moto.moto_api import state_manager
 
     # Tasks: the controller moves them (PROVISIONING .. RUNNING .. STOPPED) as their containers

@@ -292,7 +292,9 @@ def test_image_is_in_an_immutable_scanned_repository_with_a_lifecycle(deployed: 
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     policy = json.loads(ecr.get_lifecycle_policy(repositoryName=f"{PREFIX}/api")["lifecyclePolicyText"])
-    assert policy["rules"][0]["selection"]["countType"] == "imageCountMoreThan"
+    rules = sorted(policy["rules"], key=lambda r: r["rulePriority"])
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]  # tagged images: by count only
+    assert rules[-1]["selection"]["countType"] == "imageCountMoreThan"
     tag = deployed.outputs["image"].rsplit(":", 1)[1]
     assert ecr.batch_get_image(repositoryName=f"{PREFIX}/api", imageIds=[{"imageTag": tag}])["images"]
 
@@ -328,9 +330,13 @@ def test_autoscaling_covers_cpu_memory_and_queue_depth(deployed: Deployed) -> No
         == "ECSServiceAverageCPUUtilization"
     )
     assert policies[f"{API}-memory"]["TargetValue"] == 80.0
-    queue = policies[f"{WORKER}-queue-depth"]["CustomizedMetricSpecification"]
-    assert queue["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert queue["Dimensions"] == [{"Name": "QueueName", "Value": f"{PREFIX}-jobs"}]
+    backlog = {q["Id"]: q for q in policies[f"{WORKER}-backlog-per-task"]["CustomizedMetricSpecification"]["Metrics"]}
+    assert backlog["visible"]["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert backlog["visible"]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": f"{PREFIX}-jobs"}
+    ]
+    assert backlog["running"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
+    assert backlog["backlog_per_task"]["ReturnData"] is True
 
 
 def test_alarms_on_5xx_and_unhealthy_hosts_notify_the_topic(deployed: Deployed) -> None:
@@ -339,7 +345,11 @@ def test_alarms_on_5xx_and_unhealthy_hosts_notify_the_topic(deployed: Deployed) 
         for a in deployed.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{PREFIX}-alb-")["MetricAlarms"]
     }
     assert alarms[f"{PREFIX}-alb-5xx"]["MetricName"] == "HTTPCode_Target_5XX_Count"
+    assert alarms[f"{PREFIX}-alb-elb-5xx"]["MetricName"] == "HTTPCode_ELB_5XX_Count"  # the ALB's own 502/503/504
     assert alarms[f"{PREFIX}-alb-unhealthy-hosts"]["MetricName"] == "UnHealthyHostCount"
+    none_healthy = alarms[f"{PREFIX}-alb-no-healthy-hosts"]
+    assert (none_healthy["MetricName"], none_healthy["ComparisonOperator"]) == ("HealthyHostCount", "LessThanThreshold")
+    assert {d["Name"] for d in none_healthy["Dimensions"]} == {"LoadBalancer", "TargetGroup"}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [deployed.outputs["alarm_topic_arn"]]
 

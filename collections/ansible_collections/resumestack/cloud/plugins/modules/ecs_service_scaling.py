@@ -44,7 +44,8 @@ options:
   policies:
     description:
       - Target tracking policies. Each has C(name), C(target_value), and either C(predefined_metric) (such as
-        C(ECSServiceAverageCPUUtilization)) or C(customized_metric) (the API's CustomizedMetricSpecification), and
+        C(ECSServiceAverageCPUUtilization)) or C(customized_metric) (the API's CustomizedMetricSpecification, a single
+        metric or metric math under C(Metrics)), and
         optionally C(scale_in_cooldown), C(scale_out_cooldown) (seconds, default 60) and C(disable_scale_in).
     type: list
     elements: dict
