@@ -128,6 +128,10 @@ class LocalCloudApp:
         return chunks
 
 
+# The EC2 resource types moto names differently from AWS (id prefix -> AWS's name).
+EC2_RESOURCE_TYPES = {"nat": "natgateway", "eipalloc": "elastic-ip"}
+
+
 def patch_moto() -> None:
     """Where moto departs from AWS in ways the controller cannot correct after the fact."""
     from moto.ecs import models as ecs_models
@@ -152,6 +156,17 @@ def patch_moto() -> None:
             }
 
     ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)  # type: ignore[method-assign]
+
+    from moto.ec2.models import tags as ec2_tags
+
+    # DescribeTags names a NAT gateway's and an elastic IP's resource type as AWS does (natgateway,
+    # elastic-ip: the values TagSpecifications take too); moto says nat-gateway and vpc-elastic-ip,
+    # so a resource-type filter finds none of their tags and every module that tags on create
+    # (amazon.aws's ensure_ec2_tags) re-tags them on every run.
+    ec2_tags.EC2_PREFIX_TO_RESOURCE = {  # type: ignore[attr-defined]
+        **ec2_tags.EC2_PREFIX_TO_RESOURCE,
+        **EC2_RESOURCE_TYPES,
+    }
 
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
