@@ -168,6 +168,27 @@ def patch_moto() -> None:
         **EC2_RESOURCE_TYPES,
     }
 
+    from moto.ec2.models.vpcs import VPCBackend
+
+    modify_vpc_endpoint = VPCBackend.modify_vpc_endpoint
+
+    def modify_vpc_endpoint_with_routes(self: Any, vpc_id: str, *args: Any, **kwargs: Any) -> None:
+        # AWS adds the service's prefix-list route to a route table added to a gateway endpoint and
+        # removes it from one taken off (ModifyVpcEndpoint); moto only edits the endpoint's list.
+        endpoint = self.describe_vpc_endpoints(vpc_end_point_ids=[vpc_id])[0]
+        before = set(endpoint.route_table_ids or [])
+        modify_vpc_endpoint(self, vpc_id, *args, **kwargs)
+        after = set(endpoint.route_table_ids or [])
+        prefix_list = getattr(endpoint, "destination_prefix_list_id", None)
+        if not prefix_list:
+            return
+        for table in sorted(after - before):
+            self.create_route(table, None, gateway_id=endpoint.id, destination_prefix_list_id=prefix_list)
+        for table in sorted(before - after):
+            self.delete_route(table, None, destination_prefix_list_id=prefix_list)
+
+    VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint_with_routes  # type: ignore[method-assign]
+
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
     # An ENI in a VPC without DNS host names has no private DNS name: moto leaves the attribute
