@@ -15,3 +15,13 @@ def test_every_module_is_in_the_aws_action_group():
     modules = {p.stem for p in (COLLECTION / "plugins" / "modules").glob("*.py") if not p.stem.startswith("_")}
     assert modules, "no module found: the scan would pass vacuously"
     assert modules - listed == set()
+
+
+def test_every_modules_documentation_parses():
+    """ansible-doc (and ansible-lint) read DOCUMENTATION, EXAMPLES and RETURN as YAML: a stray ': ' in
+    a description breaks them all."""
+    for path in sorted((COLLECTION / "plugins" / "modules").glob("*.py")):
+        source = path.read_text()
+        for name in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+            text = source.split(f'{name} = r"""', 1)[1].split('"""', 1)[0]
+            assert yaml.safe_load(text) is not None or name == "EXAMPLES", f"{path.name}: {name}"

@@ -12,8 +12,8 @@ short_description: Create an ECS cluster tagged, and keep its Container Insights
 description:
   - M(community.aws.ecs_cluster) manages the cluster's capacity providers but neither its cluster settings nor its
     tags, and creates it untagged. This module reconciles both on a cluster that exists and, with O(create=true),
-    creates a missing cluster with its tags, settings and capacity providers in the one C(CreateCluster) call:
-    an account whose policies require tags at creation accepts it, and no run can leave an untagged cluster.
+    creates a missing cluster with its tags, settings and capacity providers in the one C(CreateCluster) call,
+    which accounts whose policies require tags at creation accept; no run can leave an untagged cluster.
   - "IAM permissions needed: C(ecs:DescribeClusters), C(ecs:UpdateCluster), C(ecs:TagResource),
     C(ecs:UntagResource); with O(create=true), C(ecs:CreateCluster) (which needs C(ecs:TagResource) too when it
     carries tags)."
