@@ -63,7 +63,15 @@ def test_every_group_states_its_egress_and_the_task_sends_it() -> None:
     }
     tasks = yaml.safe_load((ROOT / "roles" / "network" / "tasks" / "security_groups.yml").read_text())
     sent = [t["amazon.aws.ec2_security_group"] for t in tasks if "amazon.aws.ec2_security_group" in t]
-    assert any(a.get("rules_egress") == "{{ item.value.egress }}" and a.get("purge_rules_egress") for a in sent)
+    egress = [a for a in sent if a.get("rules_egress") == "{{ item.value.egress }}" and a.get("purge_rules_egress")]
+    assert len(egress) == 1
+    # Without rules and with purge_rules (its default), amazon.aws.ec2_security_group revokes every
+    # ingress rule of the group.
+    assert "rules" in egress[0] or egress[0].get("purge_rules") is False
+    # The task that creates the groups gives rules_egress too: left out, the module puts AWS's
+    # allow-all egress back on every run (and the task above takes it away again).
+    create = [a for a in sent if a.get("rules") == "{{ item.value.rules }}"]
+    assert len(create) == 1 and "rules_egress" in create[0]
 
 
 def test_the_database_opens_no_connection() -> None:
