@@ -590,6 +590,27 @@ def rule_delete_in_use(call: Any, _account: str) -> Refusal | None:
     return None
 
 
+def rule_delete_security_group(call: Any, account: str) -> Refusal | None:
+    """EC2's DeleteSecurityGroup fails with DependencyViolation while a rule of another group
+    references the group (EC2 API reference, DeleteSecurityGroup): moto deletes it and leaves the
+    other group's rule pointing at nothing. Then the lingering interfaces (rule_delete_in_use)."""
+    ident = str(call.params.get("GroupId") or "")
+    if ident:
+        from moto.ec2.models import ec2_backends
+
+        try:
+            groups = [g for vpc in ec2_backends[account][call.region].groups.values() for g in vpc.values()]
+        except KeyError:
+            groups = []
+        for group in groups:
+            if group.id == ident:
+                continue
+            for rule in [*group.ingress_rules, *group.egress_rules]:
+                if (getattr(rule, "source_group", None) or {}).get("GroupId") == ident:
+                    return Refusal(400, "DependencyViolation", f"resource {ident} has a dependent object")
+    return rule_delete_in_use(call, account)
+
+
 RULES: dict[tuple[str, str], Before] = {
     ("rds", "ModifyDBCluster"): rule_cluster_state,
     ("rds", "DeleteDBCluster"): rule_cluster_state,
@@ -604,7 +625,7 @@ RULES: dict[tuple[str, str], Before] = {
     ("ecs", "DeleteCluster"): rule_delete_ecs_cluster,
     ("ecs", "UpdateService"): rule_update_service,
     ("ecs", "CreateService"): rule_create_service,
-    ("ec2", "DeleteSecurityGroup"): rule_delete_in_use,
+    ("ec2", "DeleteSecurityGroup"): rule_delete_security_group,
     ("ec2", "DeleteSubnet"): rule_delete_in_use,
 }
 

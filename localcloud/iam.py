@@ -18,7 +18,8 @@ and STS models:
   NotAction (case-insensitive, ``*`` and ``?``), Resource and NotResource against the ARN of the
   resource the call targets (``requests``), conditions with the operators in ``OPERATORS`` over the
   context keys the local cloud knows (``aws:PrincipalArn``, ``aws:PrincipalAccount``,
-  ``aws:RequestedRegion``, ``kms:ViaService``, ``kms:CallerAccount``, and for a service's
+  ``aws:RequestedRegion``, ``kms:ViaService``, ``kms:CallerAccount``, ``aws:RequestTag/<key>`` of
+  the tags an EC2, ECS or KMS create call carries (``request_tags``), and for a service's
   AssumeRole ``aws:SourceArn``/``aws:SourceAccount``); a key it does not know is absent, as AWS
   treats an absent key (``...IfExists``, ``Null``, the negated operators and ``ForAllValues`` hold
   then). An operator it does not implement applies a Deny and never grants an Allow (logged).
@@ -559,7 +560,47 @@ def _sts(call: Any, _account: str) -> list[Request]:
     return [Request(f"sts:{call.action}", None)]
 
 
+# EC2 actions that create a resource, by the resource type they create: AWS authorizes them on the new
+# resource's ARN (arn:aws:ec2:<region>:<account>:<type>/*), with the tags of the request's
+# TagSpecifications as aws:RequestTag/<key>. (They are authorized on the subnet, the address, ...
+# they use as well: the local cloud checks the created resource only.)
+EC2_CREATES = {"AllocateAddress": "elastic-ip", "CreateNatGateway": "natgateway"}
+
+
+def _ec2(call: Any, account: str) -> list[Request]:
+    kind = EC2_CREATES.get(call.action)
+    resource = f"arn:{PARTITION}:ec2:{call.region}:{account}:{kind}/*" if kind else None
+    return [Request(f"ec2:{call.action}", resource)]
+
+
+def _ecs(call: Any, account: str) -> list[Request]:
+    if call.action == "CreateCluster":
+        name = str(call.params.get("clusterName") or "default")
+        return [Request("ecs:CreateCluster", f"arn:{PARTITION}:ecs:{call.region}:{account}:cluster/{name}")]
+    return [Request(f"ecs:{call.action}", None)]
+
+
+def request_tags(call: Any) -> dict[str, str]:
+    """The tags a create call carries (aws:RequestTag/<key>): EC2's TagSpecification.N.Tag.M (query
+    protocol), ECS's ``tags`` ({key, value}) and KMS's ``Tags`` ({TagKey, TagValue})."""
+    params = call.params
+    if call.service == "ec2":
+        found = {}
+        for name, key in params.items():
+            match = re.fullmatch(r"TagSpecification\.(\d+)\.Tag\.(\d+)\.Key", str(name))
+            if match:
+                found[str(key)] = str(params.get(f"TagSpecification.{match[1]}.Tag.{match[2]}.Value", ""))
+        return found
+    pairs = {"ecs": ("tags", "key", "value"), "kms": ("Tags", "TagKey", "TagValue")}.get(call.service)
+    if pairs is None or not isinstance(params.get(pairs[0]), list):
+        return {}
+    listed, key, value = pairs
+    return {str(t.get(key)): str(t.get(value, "")) for t in params[listed] if isinstance(t, dict) and key in t}
+
+
 RESOURCES: dict[str, Callable[[Any, str], list[Request]]] = {
+    "ec2": _ec2,
+    "ecs": _ecs,
     "sqs": _sqs,
     "secretsmanager": _secretsmanager,
     "ssm": _ssm,
@@ -579,8 +620,10 @@ def requests(call: Any, account: str) -> list[Request]:
     else:
         found = [Request(f"{PREFIXES.get(call.service, call.service)}:{call.action}", None)]
     region = call.region
+    tags = {f"aws:RequestTag/{k}": v for k, v in request_tags(call).items()}
     return [
-        Request(r.action, r.resource, {"aws:RequestedRegion": region, **r.context}, r.key_policy, r.via) for r in found
+        Request(r.action, r.resource, {"aws:RequestedRegion": region, **tags, **r.context}, r.key_policy, r.via)
+        for r in found
     ]
 
 

@@ -128,6 +128,10 @@ class LocalCloudApp:
         return chunks
 
 
+# The EC2 resource types moto names differently from AWS (id prefix -> AWS's name).
+EC2_RESOURCE_TYPES = {"nat": "natgateway", "eipalloc": "elastic-ip"}
+
+
 def patch_moto() -> None:
     """Where moto departs from AWS in ways the controller cannot correct after the fact."""
     from moto.ecs import models as ecs_models
@@ -156,6 +160,38 @@ def patch_moto() -> None:
             }
 
     ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)  # type: ignore[method-assign]
+
+    from moto.ec2.models import tags as ec2_tags
+
+    # DescribeTags names a NAT gateway's and an elastic IP's resource type as AWS does (natgateway,
+    # elastic-ip: the values TagSpecifications take too); moto says nat-gateway and vpc-elastic-ip,
+    # so a resource-type filter finds none of their tags and every module that tags on create
+    # (amazon.aws's ensure_ec2_tags) re-tags them on every run.
+    ec2_tags.EC2_PREFIX_TO_RESOURCE = {  # type: ignore[attr-defined]
+        **ec2_tags.EC2_PREFIX_TO_RESOURCE,
+        **EC2_RESOURCE_TYPES,
+    }
+
+    from moto.ec2.models.vpcs import VPCBackend
+
+    modify_vpc_endpoint = VPCBackend.modify_vpc_endpoint
+
+    def modify_vpc_endpoint_with_routes(self: Any, vpc_id: str, *args: Any, **kwargs: Any) -> None:
+        # AWS adds the service's prefix-list route to a route table added to a gateway endpoint and
+        # removes it from one taken off (ModifyVpcEndpoint); moto only edits the endpoint's list.
+        endpoint = self.describe_vpc_endpoints(vpc_end_point_ids=[vpc_id])[0]
+        before = set(endpoint.route_table_ids or [])
+        modify_vpc_endpoint(self, vpc_id, *args, **kwargs)
+        after = set(endpoint.route_table_ids or [])
+        prefix_list = getattr(endpoint, "destination_prefix_list_id", None)
+        if not prefix_list:
+            return
+        for table in sorted(after - before):
+            self.create_route(table, None, gateway_id=endpoint.id, destination_prefix_list_id=prefix_list)
+        for table in sorted(before - after):
+            self.delete_route(table, None, destination_prefix_list_id=prefix_list)
+
+    VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint_with_routes  # type: ignore[method-assign]
 
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 

@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from tests.integration.helpers import ARTIFACTS, MAIN_PORT, ROOT, Run, client, run_playbook
+from tests.integration.helpers import (
+    ARTIFACTS,
+    DEPLOYER_POLICIES,
+    DEPLOYERS,
+    MAIN_PORT,
+    POLICIES,
+    ROOT,
+    Run,
+    client,
+    run_playbook,
+)
 
 LOGS = ROOT / ".state" / "test-logs"
 
@@ -77,9 +87,32 @@ class Stack:
     outputs: dict[str, Any]
 
 
+def make_deployers(cloud: Cloud) -> dict[str, tuple[str, str]]:
+    """The deployer IAM users of policies/ (made with the local cloud's own keys): each holds only
+    its playbook's managed policies; their access keys, by user (helpers.DEPLOYER_POLICIES)."""
+    iam = cloud.client("iam")
+    arns = {
+        path.stem: iam.create_policy(PolicyName=f"resume-{path.stem}", PolicyDocument=path.read_text())["Policy"]["Arn"]
+        for path in sorted(POLICIES.glob("deployer-*.json"))
+    }
+    keys = {}
+    for user, policies in DEPLOYER_POLICIES.items():
+        name = f"resume-deployer-{user}"
+        iam.create_user(UserName=name)
+        for policy in policies:
+            iam.attach_user_policy(UserName=name, PolicyArn=arns[f"deployer-{policy}"])
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+    return keys
+
+
 @pytest.fixture(scope="session")
 def stack(cloud: Cloud) -> Stack:
-    """site.yml applied once, verbosely, on the session's emulator."""
+    """site.yml applied once, verbosely, on the session's emulator, as the deployer user that holds
+    only policies/deployer-{provision,configure,deploy}.json (the IAM gate enforces them): from then
+    on every playbook run on this emulator goes as its deployer user (teardown.yml as the one holding
+    deployer-teardown.json only), unless a test asks for the local cloud's own keys."""
+    DEPLOYERS[cloud.port] = make_deployers(cloud)
     run = run_playbook("site.yml", "-vvv", port=cloud.port, log=LOGS / "site-first-run.log")
     assert run.returncode == 0, run.why
     outputs = json.loads((ARTIFACTS / "local" / "outputs.json").read_text())

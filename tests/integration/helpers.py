@@ -105,9 +105,30 @@ class Run:
         return self.recap.get("changed", -1)
 
 
-def run_playbook(playbook: str, *args: str, port: int, log: Path | None = None) -> Run:
-    """ansible-playbook from the repository root, with the local inventory on the given emulator port."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
+POLICIES = ROOT / "policies"
+# Who runs each playbook on the suite's emulator once the stack fixture made the deployer users
+# (conftest.deployers): the IAM user holding only the playbook's deployer policies, so that every
+# run of the suite proves them. Runs on other emulators, or before, use the local cloud's own keys.
+DEPLOYER_POLICIES = {"site": ("provision", "configure", "deploy"), "teardown": ("teardown",)}
+DEPLOYERS: dict[int, dict[str, tuple[str, str]]] = {}
+
+
+def deployer_for(playbook: str) -> str:
+    """The deployer user (a DEPLOYER_POLICIES key) that runs ``playbook``."""
+    return "teardown" if Path(playbook).name == "teardown.yml" else "site"
+
+
+def run_playbook(playbook: str, *args: str, port: int, log: Path | None = None, admin: bool = False) -> Run:
+    """ansible-playbook from the repository root, with the local inventory on the given emulator port:
+    as the playbook's deployer user where one exists on that emulator (DEPLOYERS), unless ``admin``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "ANSIBLE_", "LOCALCLOUD_ACCESS", "LOCALCLOUD_SECRET"))
+    }
+    keys = None if admin else DEPLOYERS.get(port, {}).get(deployer_for(playbook))
+    if keys is not None:
+        env.update(LOCALCLOUD_ACCESS_KEY_ID=keys[0], LOCALCLOUD_SECRET_ACCESS_KEY=keys[1])
     env.update(
         PATH=f"{BIN}:{env.get('PATH', '')}",
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),

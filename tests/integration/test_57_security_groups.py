@@ -257,3 +257,19 @@ def test_with_the_proxy_on_the_service_reaches_its_database_through_the_proxy(
     code = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/health/ready', timeout=10).status)"
     ready = subprocess.run(["docker", "exec", through_proxy, "python3", "-c", code], capture_output=True, text=True)
     assert ready.stdout.strip() == "200", ready.stderr[-2000:]
+
+
+def test_the_database_group_has_no_egress_and_no_group_allows_all_traffic_out(stack: Stack) -> None:
+    """AWS gives a new group an allow-all egress rule; the network role replaces it with each tier's
+    own (the database opens no connection: its replies pass, groups being stateful). The tests above
+    show the connections the tiers need still work with it."""
+    groups = {
+        g["GroupName"]: g
+        for g in stack.cloud.client("ec2").describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [stack.outputs["vpc_id"]]}]
+        )["SecurityGroups"]
+    }
+    assert groups[f"{PREFIX}-db"]["IpPermissionsEgress"] == []
+    for name, group in groups.items():
+        for rule in group["IpPermissionsEgress"]:
+            assert rule["IpProtocol"] != "-1", f"{name} allows all traffic out: {rule}"

@@ -47,3 +47,54 @@ def test_every_rule_naming_a_group_carries_its_description(path: Path) -> None:
         for rule in rules_naming_a_group(doc):
             where = path.relative_to(ROOT)
             assert str(rule.get("group_desc") or "").strip(), f"{where}: a rule without group_desc: {rule}"
+
+
+def network_groups() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "roles" / "network" / "vars" / "main.yml").read_text())
+    return dict(data["__network_security_groups"])
+
+
+def test_every_group_states_its_egress_and_the_task_sends_it() -> None:
+    """Without rules_egress a new group keeps AWS's default egress: all traffic to 0.0.0.0/0."""
+    groups = network_groups()
+    assert set(groups) == {"alb", "bastion", "app", "proxy", "db"}
+    assert all(isinstance(g.get("egress"), list) for g in groups.values()), {
+        k: g.get("egress") for k, g in groups.items()
+    }
+    tasks = yaml.safe_load((ROOT / "roles" / "network" / "tasks" / "security_groups.yml").read_text())
+    sent = [t["amazon.aws.ec2_security_group"] for t in tasks if "amazon.aws.ec2_security_group" in t]
+    egress = [a for a in sent if a.get("rules_egress") == "{{ item.value.egress }}" and a.get("purge_rules_egress")]
+    assert len(egress) == 1
+    # Without rules and with purge_rules (its default), amazon.aws.ec2_security_group revokes every
+    # ingress rule of the group.
+    assert "rules" in egress[0] or egress[0].get("purge_rules") is False
+    # The task that creates the groups gives rules_egress too: left out, the module puts AWS's
+    # allow-all egress back on every run (and the task above takes it away again).
+    create = [a for a in sent if a.get("rules") == "{{ item.value.rules }}"]
+    assert len(create) == 1 and "rules_egress" in create[0]
+
+
+def test_the_database_opens_no_connection() -> None:
+    assert network_groups()["db"]["egress"] == []
+
+
+def test_no_group_allows_all_traffic_out() -> None:
+    for name, group in network_groups().items():
+        for rule in group["egress"]:
+            if isinstance(rule, dict):
+                assert str(rule.get("proto")) not in ("-1", "all"), f"{name}: {rule}"
+                assert rule.get("ports") or rule.get("from_port") is not None, f"{name}: {rule}"
+
+
+def test_each_tier_reaches_only_the_groups_it_talks_to() -> None:
+    def peers(name: str) -> set[str]:
+        return {
+            r["group_name"].split(".")[-1].rstrip("} ")
+            for r in network_groups()[name]["egress"]
+            if isinstance(r, dict) and "group_name" in r
+        }
+
+    assert peers("alb") == {"app"}
+    assert peers("app") == {"db", "proxy"}
+    assert peers("bastion") == {"db", "proxy"}
+    assert peers("proxy") == {"db"}

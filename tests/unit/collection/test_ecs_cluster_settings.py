@@ -39,3 +39,49 @@ def test_a_missing_cluster_fails_clearly(run_module):
     result = run_module("ecs_cluster_settings", {"cluster": unique("nope"), "container_insights": True})
     assert result.get("failed") is True
     assert "does not exist" in result["msg"]
+
+
+def test_a_missing_cluster_is_created_with_its_tags_in_the_create_call(run_module, aws):
+    name = unique("tagged")
+    args = {
+        "cluster": name,
+        "create": True,
+        "capacity_providers": ["FARGATE", "FARGATE_SPOT"],
+        "capacity_provider_strategy": [
+            {"capacity_provider": "FARGATE", "base": 1, "weight": 1},
+            {"capacity_provider": "FARGATE_SPOT", "base": 0, "weight": 3},
+        ],
+        "container_insights": True,
+        "tags": {"Project": "resume"},
+    }
+    planned = run_module("ecs_cluster_settings", args, check=True)
+    assert planned["changed"] is True
+    assert aws("ecs").describe_clusters(clusters=[name])["clusters"] == []
+    created = run_module("ecs_cluster_settings", args)
+    assert created["changed"] is True, created
+    remote = describe(aws, name)
+    assert {t["key"]: t["value"] for t in remote["tags"]} == {"Project": "resume"}
+    assert {"name": "containerInsights", "value": "enabled"} in remote["settings"]
+    assert remote["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    assert run_module("ecs_cluster_settings", args)["changed"] is False
+
+
+def test_the_create_call_carries_the_tags_and_settings():
+    """One CreateCluster, tags included: an account whose policies require tags at creation accepts it,
+    and a run that dies next leaves no untagged cluster."""
+    from ansible_collections.resumestack.cloud.plugins.modules.ecs_cluster_settings import create_request
+
+    params = {
+        "cluster": "c",
+        "tags": {"Project": "resume"},
+        "container_insights": False,
+        "capacity_providers": ["FARGATE"],
+        "capacity_provider_strategy": [{"capacity_provider": "FARGATE", "base": "1", "weight": "2"}],
+    }
+    assert create_request(params) == {
+        "clusterName": "c",
+        "tags": [{"key": "Project", "value": "resume"}],
+        "settings": [{"name": "containerInsights", "value": "disabled"}],
+        "capacityProviders": ["FARGATE"],
+        "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "base": 1, "weight": 2}],
+    }

@@ -464,3 +464,18 @@ def test_the_race_floors_can_be_turned_off_for_the_aws_model(monkeypatch: pytest
     assert boot.local_seconds == max(boot.seconds * 0.25, boot.floor)
     monkeypatch.setenv("LOCALCLOUD_RACE_FLOORS", "off")
     assert boot.local_seconds == boot.seconds * 0.25
+
+
+def test_a_group_another_groups_rule_references_cannot_be_deleted(endpoint: str, network: dict[str, Any]) -> None:
+    """DeleteSecurityGroup: DependencyViolation while a rule of another group (ingress or egress)
+    references it; once that rule is revoked the group goes."""
+    ec2 = network["ec2"]
+    db, app = (
+        ec2.create_security_group(GroupName=f"f-ref-{n}", Description="f", VpcId=network["vpc"])["GroupId"]
+        for n in ("db", "app")
+    )
+    to_db = [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": db}]}]
+    ec2.authorize_security_group_egress(GroupId=app, IpPermissions=to_db)
+    assert code_of(lambda: ec2.delete_security_group(GroupId=db)) == "DependencyViolation"
+    ec2.revoke_security_group_egress(GroupId=app, IpPermissions=to_db)
+    assert code_of(lambda: ec2.delete_security_group(GroupId=db)) == ""

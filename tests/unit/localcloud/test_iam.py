@@ -337,3 +337,63 @@ def test_the_server_refuses_a_role_session_with_awss_error_and_serves_the_admin_
     assert _client(endpoint, "sts", **creds).get_caller_identity()["Arn"].endswith(":assumed-role/task-srv/t--")
     assert admin["secretsmanager"].get_secret_value(SecretId=secret)["SecretString"] == "s3cret"
     assert admin["sqs"].receive_message(QueueUrl=url)["Messages"][0]["Body"] == "job"
+
+
+def test_the_tags_of_a_create_call_are_its_request_tags() -> None:
+    """aws:RequestTag/<key>: EC2's TagSpecifications (query protocol), ECS's and KMS's tag lists."""
+    ec2 = ApiCall(
+        service="ec2",
+        region=REGION,
+        action="AllocateAddress",
+        params={
+            "TagSpecification.1.ResourceType": "elastic-ip",
+            "TagSpecification.1.Tag.1.Key": "Project",
+            "TagSpecification.1.Tag.1.Value": "resume",
+            "TagSpecification.1.Tag.2.Key": "Name",
+            "TagSpecification.1.Tag.2.Value": "nat-a",
+        },
+    )
+    assert iam.request_tags(ec2) == {"Project": "resume", "Name": "nat-a"}
+    ecs = _call("ecs", "CreateCluster", "k", clusterName="c", tags=[{"key": "Project", "value": "resume"}])
+    assert iam.request_tags(ecs) == {"Project": "resume"}
+    kms = _call("kms", "CreateKey", "k", Tags=[{"TagKey": "Project", "TagValue": "resume"}])
+    assert iam.request_tags(kms) == {"Project": "resume"}
+    assert iam.request_tags(_call("ecs", "CreateCluster", "k", clusterName="c")) == {}
+
+
+def test_a_create_the_policy_allows_only_with_a_tag_is_refused_without_it(aws: dict[str, Any]) -> None:
+    """A tag-on-create policy (aws:RequestTag) as AWS applies it: the EC2 create is authorized on the
+    new resource's ARN with the request's tags, the ECS cluster on its own ARN."""
+    tagged = {"StringEquals": {"aws:RequestTag/Project": "resume"}}
+    policy = _doc(
+        {
+            "Effect": "Allow",
+            "Action": ["ec2:AllocateAddress", "ec2:CreateNatGateway"],
+            "Resource": "*",
+            "Condition": tagged,
+        },
+        {
+            "Effect": "Allow",
+            "Action": "ecs:CreateCluster",
+            "Resource": "arn:aws:ecs:*:*:cluster/resume-*",
+            "Condition": tagged,
+        },
+    )
+    aws["iam"].create_user(UserName="deployer")
+    aws["iam"].put_user_policy(UserName="deployer", PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = aws["iam"].create_access_key(UserName="deployer")["AccessKey"]["AccessKeyId"]
+    spec = {
+        "TagSpecification.1.ResourceType": "natgateway",
+        "TagSpecification.1.Tag.1.Key": "Project",
+        "TagSpecification.1.Tag.1.Value": "resume",
+    }
+    untagged = _call("ec2", "CreateNatGateway", key, json_protocol=False, SubnetId="subnet-1")
+    refusal = iam.authorize(untagged, ACCOUNT)
+    assert refusal is not None and refusal.code == "UnauthorizedOperation"
+    assert f"ec2:CreateNatGateway on resource: arn:aws:ec2:{REGION}:{ACCOUNT}:natgateway/*" in refusal.message
+    assert iam.authorize(_call("ec2", "CreateNatGateway", key, json_protocol=False, **spec), ACCOUNT) is None
+    assert iam.authorize(_call("ec2", "AllocateAddress", key, json_protocol=False, Domain="vpc"), ACCOUNT) is not None
+    tags = [{"key": "Project", "value": "resume"}]
+    assert iam.authorize(_call("ecs", "CreateCluster", key, clusterName="resume-x"), ACCOUNT) is not None
+    assert iam.authorize(_call("ecs", "CreateCluster", key, clusterName="resume-x", tags=tags), ACCOUNT) is None
+    assert iam.authorize(_call("ecs", "CreateCluster", key, clusterName="other", tags=tags), ACCOUNT) is not None

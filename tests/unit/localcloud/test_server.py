@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.ec2.models import tags as ec2_tags
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+from moto.ec2.models.vpcs import VPCBackend
 from moto.ecs import models as ecs_models
 from moto.elbv2 import models as elbv2_models
 from moto.moto_api import state_manager
@@ -121,6 +123,8 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
         (ecs_models.EC2ContainerServiceBackend, "_calculate_task_resource_requirements"),
         (elbv2_models.ELBv2Backend, "create_load_balancer"),
         (wafv2_models.FakeRule, "__init__"),
+        (ec2_tags, "EC2_PREFIX_TO_RESOURCE"),
+        (VPCBackend, "modify_vpc_endpoint"),
     ]
     saved = [(owner, name, owner.__dict__[name]) for owner, name in patched]
     server.patch_moto()
@@ -291,3 +295,41 @@ def test_a_rate_based_rule_reads_back_with_awss_default_evaluation_window(endpoi
         "AggregateKeyType": "IP",
         "EvaluationWindowSec": 300,
     }
+
+
+def test_nat_gateway_and_elastic_ip_tags_are_found_by_awss_resource_types(endpoint: tuple[str, Recorder]) -> None:
+    """DescribeTags's resource-type filter takes natgateway and elastic-ip (EC2 API reference), the
+    names amazon.aws's ensure_ec2_tags uses: tags given at creation are then found, not re-applied."""
+    ec2 = client("ec2", endpoint[0])
+    vpc = ec2.create_vpc(CidrBlock="10.64.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.64.1.0/24")["Subnet"]["SubnetId"]
+    tags = [{"Key": "Project", "Value": "resume"}]
+    eip = ec2.allocate_address(Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": tags}])
+    nat = ec2.create_nat_gateway(
+        SubnetId=subnet,
+        AllocationId=eip["AllocationId"],
+        TagSpecifications=[{"ResourceType": "natgateway", "Tags": tags}],
+    )["NatGateway"]["NatGatewayId"]
+    for resource, kind in ((nat, "natgateway"), (eip["AllocationId"], "elastic-ip")):
+        found = ec2.describe_tags(
+            Filters=[{"Name": "resource-id", "Values": [resource]}, {"Name": "resource-type", "Values": [kind]}]
+        )["Tags"]
+        assert [(t["Key"], t["Value"], t["ResourceType"]) for t in found] == [("Project", "resume", kind)]
+
+
+def test_a_route_table_put_on_a_gateway_endpoint_gets_the_service_route(endpoint: tuple[str, Recorder]) -> None:
+    """ModifyVpcEndpoint adds the service's prefix-list route to an added route table and removes it
+    from a removed one, as AWS does (moto only edits the endpoint's list)."""
+    ec2 = client("ec2", endpoint[0])
+    vpc = ec2.create_vpc(CidrBlock="10.65.0.0/16")["Vpc"]["VpcId"]
+    first, second = (ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"] for _ in range(2))
+    made = ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName="com.amazonaws.eu-west-1.s3", VpcEndpointType="Gateway", RouteTableIds=[first]
+    )["VpcEndpoint"]["VpcEndpointId"]
+
+    def endpoint_routes(table: str) -> list[str]:
+        routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+        return [r["GatewayId"] for r in routes if r.get("DestinationPrefixListId")]
+
+    ec2.modify_vpc_endpoint(VpcEndpointId=made, AddRouteTableIds=[second], RemoveRouteTableIds=[first])
+    assert (endpoint_routes(first), endpoint_routes(second)) == ([], [made])

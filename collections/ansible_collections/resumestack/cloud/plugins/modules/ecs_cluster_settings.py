@@ -8,12 +8,15 @@ DOCUMENTATION = r"""
 ---
 module: ecs_cluster_settings
 version_added: 1.0.0
-short_description: Set Container Insights and tags on an existing ECS cluster
+short_description: Create an ECS cluster tagged, and keep its Container Insights and tags
 description:
-  - M(community.aws.ecs_cluster) creates the cluster and its capacity providers but manages neither cluster settings
-    nor tags. This module reconciles both on a cluster that already exists.
+  - M(community.aws.ecs_cluster) manages the cluster's capacity providers but neither its cluster settings nor its
+    tags, and creates it untagged. This module reconciles both on a cluster that exists and, with O(create=true),
+    creates a missing cluster with its tags, settings and capacity providers in the one C(CreateCluster) call,
+    which accounts whose policies require tags at creation accept; no run can leave an untagged cluster.
   - "IAM permissions needed: C(ecs:DescribeClusters), C(ecs:UpdateCluster), C(ecs:TagResource),
-    C(ecs:UntagResource)."
+    C(ecs:UntagResource); with O(create=true), C(ecs:CreateCluster) (which needs C(ecs:TagResource) too when it
+    carries tags)."
 author:
   - ResumeStack maintainers (@resumestack)
 options:
@@ -25,6 +28,22 @@ options:
     description:
       - Turn CloudWatch Container Insights on or off. Left alone when not given.
     type: bool
+  create:
+    description:
+      - Create the cluster when it does not exist (else that is an error).
+    type: bool
+    default: false
+  capacity_providers:
+    description:
+      - The capacity providers a cluster this module creates starts with. Ignored for an existing cluster.
+    type: list
+    elements: str
+  capacity_provider_strategy:
+    description:
+      - The default capacity provider strategy a cluster this module creates starts with (C(capacity_provider),
+        C(base), C(weight)). Ignored for an existing cluster.
+    type: list
+    elements: dict
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -33,6 +52,17 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
+- name: Create the cluster with its tags, or keep its settings and tags
+  resumestack.cloud.ecs_cluster_settings:
+    cluster: my-cluster
+    create: true
+    capacity_providers: [FARGATE, FARGATE_SPOT]
+    capacity_provider_strategy:
+      - {capacity_provider: FARGATE, base: 1, weight: 1}
+    container_insights: true
+    tags:
+      Project: resume
+
 - name: Turn on Container Insights and tag the cluster
   resumestack.cloud.ecs_cluster_settings:
     cluster: my-cluster
@@ -51,7 +81,10 @@ cluster:
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+)
 from ansible_collections.resumestack.cloud.plugins.module_utils.errors import aws_call, retrying_client
 from ansible_collections.resumestack.cloud.plugins.module_utils.results import Outcome, snake_resource
 from ansible_collections.resumestack.cloud.plugins.module_utils.tags import ensure_ecs_tags
@@ -60,7 +93,7 @@ Cluster = dict[str, Any]
 Setting = dict[str, str]
 
 
-def describe(client: Any, module: AnsibleAWSModule, cluster: str) -> Cluster:
+def find(client: Any, module: AnsibleAWSModule, cluster: str) -> Cluster | None:
     found = aws_call(
         module,
         f"Could not describe ECS cluster {cluster}",
@@ -69,9 +102,49 @@ def describe(client: Any, module: AnsibleAWSModule, cluster: str) -> Cluster:
         include=["SETTINGS", "TAGS"],
     )
     clusters = [c for c in found.get("clusters", []) if c.get("status") != "INACTIVE"]
-    if not clusters:
+    return clusters[0] if clusters else None
+
+
+def describe(client: Any, module: AnsibleAWSModule, cluster: str) -> Cluster:
+    found = find(client, module, cluster)
+    if found is None:
         module.fail_json(msg=f"ECS cluster {cluster} does not exist; create it first")
-    return clusters[0]
+    return found
+
+
+def create_request(params: dict[str, Any]) -> dict[str, Any]:
+    """CreateCluster's parameters: the tags, settings and capacity providers travel with the create."""
+    request: dict[str, Any] = {"clusterName": params["cluster"]}
+    if params["tags"]:
+        request["tags"] = ansible_dict_to_boto3_tag_list(params["tags"], "key", "value")
+    if params["container_insights"] is not None:
+        value = "enabled" if params["container_insights"] else "disabled"
+        request["settings"] = [{"name": "containerInsights", "value": value}]
+    if params["capacity_providers"]:
+        request["capacityProviders"] = list(params["capacity_providers"])
+    if params["capacity_provider_strategy"]:
+        request["defaultCapacityProviderStrategy"] = [
+            {
+                "capacityProvider": str(s["capacity_provider"]),
+                "base": int(s.get("base") or 0),
+                "weight": int(s.get("weight") or 0),
+            }
+            for s in params["capacity_provider_strategy"]
+        ]
+    return request
+
+
+def create(client: Any, module: AnsibleAWSModule, outcome: Outcome) -> None:
+    request = create_request(module.params)
+    planned = {"settings": request.get("settings", []), "tags": module.params["tags"] or {}}
+    outcome.record(True)
+    if module.check_mode:
+        outcome.exit({}, planned, cluster={})
+    created = aws_call(
+        module, f"Could not create ECS cluster {request['clusterName']}", client.create_cluster, **request
+    )
+    cluster = find(client, module, created["cluster"]["clusterArn"]) or created["cluster"]
+    outcome.exit({}, planned, cluster=snake_resource(cluster, "tags", "key", "value"))
 
 
 def planned_settings(settings: list[Setting], insights: bool | None) -> list[Setting]:
@@ -107,10 +180,15 @@ def main() -> None:
         "container_insights": {"type": "bool"},
         "tags": {"type": "dict", "aliases": ["resource_tags"]},
         "purge_tags": {"type": "bool", "default": True},
+        "create": {"type": "bool", "default": False},
+        "capacity_providers": {"type": "list", "elements": "str"},
+        "capacity_provider_strategy": {"type": "list", "elements": "dict"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = retrying_client(module, "ecs")
     outcome = Outcome(module, diff_always=True)
+    if module.params["create"] and find(client, module, module.params["cluster"]) is None:
+        create(client, module, outcome)
     cluster = describe(client, module, module.params["cluster"])
     arn = cluster["clusterArn"]
     before = {
