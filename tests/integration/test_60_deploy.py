@@ -531,16 +531,36 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
     assert http("GET", deployed.url + "/health")[0] == 200
 
 
+def running_environment(deployed: Deployed, name: str) -> list[dict[str, str]]:
+    """The environment of each running task of service ``name``, read from its container."""
+    mine = f"label={ECS_LABEL}.endpoint={deployed.stack.cloud.endpoint}"
+    found = subprocess.run(
+        ["docker", "ps", "-q", "--filter", mine, "--filter", f"label={ECS_LABEL}.service={name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    environments = []
+    for container in found:
+        raw = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        environments.append(dict(item.split("=", 1) for item in json.loads(raw)))
+    return environments
+
+
 def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: Deployed) -> None:
-    """community.aws.ecs_taskdefinition reuses an ACTIVE revision whose lists (environment, secrets)
-    have the same length as the requested ones, whatever they hold: a changed setting, or a secret
-    re-created under a new ARN, would silently keep the old revision."""
+    """LOG_LEVEL alone changes (same image): exactly one new revision per family and a rollout onto it;
+    the same deploy again registers nothing. community.aws.ecs_taskdefinition reuses an ACTIVE revision
+    whose lists (environment, secrets) have the same length as the requested ones, whatever they hold,
+    so this change was silently not deployed (resumestack.cloud.ecs_task_definition compares all)."""
     before = {f: revisions(deployed, f) for f in (API, WORKER)}
     tag = deployed.outputs["image"].rsplit(":", 1)[1]
-    run = deployed.deploy(
-        "-e", f"app_deploy_image_tag={tag}", "-e", "image_build=false", "-e", "app_deploy_log_level=DEBUG",
-        log="deploy-new-setting.log",
-    )  # fmt: skip
+    args = ("-e", f"app_deploy_image_tag={tag}", "-e", "image_build=false", "-e", "app_deploy_log_level=DEBUG")
+    run = deployed.deploy(*args, log="deploy-new-setting.log")
     assert run.returncode == 0, run.output[-3000:]
     ecs = deployed.client("ecs")
     for family in (API, WORKER):
@@ -550,3 +570,14 @@ def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: 
         environment = {e["name"]: e["value"] for e in definition["containerDefinitions"][0]["environment"]}
         assert environment["LOG_LEVEL"] == "DEBUG"
         assert service(deployed, family)["taskDefinition"] == after[-1]
+        deployments = service(deployed, family)["deployments"]
+        assert [(d["taskDefinition"], d["rolloutState"]) for d in deployments] == [(after[-1], "COMPLETED")]
+        running = running_environment(deployed, family)
+        assert running, f"no running task of {family}"
+        assert {env.get("LOG_LEVEL") for env in running} == {"DEBUG"}, family
+
+    settled = {f: revisions(deployed, f) for f in (API, WORKER)}
+    again = deployed.deploy(*args, log="deploy-same-setting.log")
+    assert again.returncode == 0, again.output[-3000:]
+    assert again.changed == 0, again.output[-3000:]
+    assert {f: revisions(deployed, f) for f in (API, WORKER)} == settled

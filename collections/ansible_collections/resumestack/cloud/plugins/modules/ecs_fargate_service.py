@@ -18,7 +18,7 @@ description:
   - A setting the service description does not return (the emulator drops some on create) is set again with
     UpdateService once, then compared only when it is returned.
   - A new capacity provider strategy (other providers, bases or weights) is sent with C(forceNewDeployment), as ECS
-    requires: the running tasks are replaced by a rollout onto the new providers.
+    requires; the running tasks are replaced by a rollout onto the new providers.
   - A service deleted moments ago drains (C(DRAINING)) before it is C(INACTIVE); AWS refuses to update it or to
     create one of the same name meanwhile. I(state=absent) leaves a draining service alone; I(state=present) waits
     up to I(drain_timeout) seconds for it to end, then creates the service again.
