@@ -51,6 +51,19 @@ class Deployed:
     def deploy(self, *args: str, log: str) -> Run:
         return run_playbook("playbooks/deploy.yml", *args, port=self.stack.cloud.port, log=LOGS / log)
 
+    def push(self, tag: str, *args: str, log: str) -> Run:
+        """playbooks/image.yml: the build-and-push step that deploy.yml no longer does."""
+        run = run_playbook(
+            "playbooks/image.yml",
+            "-e",
+            f"app_deploy_image_tag={tag}",
+            *args,
+            port=self.stack.cloud.port,
+            log=LOGS / log,
+        )
+        assert run.returncode == 0, run.output[-3000:]
+        return run
+
 
 def read_outputs() -> dict[str, Any]:
     return dict(json.loads((ARTIFACTS / "local" / "outputs.json").read_text()))
@@ -480,10 +493,9 @@ def test_a_new_image_gives_one_new_revision_and_a_rolling_update_without_downtim
     current_tag = deployed.outputs["image"].rsplit(":", 1)[1]
     new_tag = f"test-{uuid.uuid4().hex[:8]}"
     docker_tag(f"resume-service:{current_tag}", f"resume-service:{new_tag}")
+    deployed.push(new_tag, "-e", "image_build=false", log="image-new.log")
     with HealthProbe(deployed.url) as probe:
-        run = deployed.deploy(
-            "-e", f"app_deploy_image_tag={new_tag}", "-e", "image_build=false", log="deploy-new-image.log"
-        )
+        run = deployed.deploy("-e", f"app_deploy_image_tag={new_tag}", log="deploy-new-image.log")
     assert run.returncode == 0, run.output[-3000:]
     after = {f: revisions(deployed, f) for f in (API, WORKER)}
     for family in (API, WORKER):
@@ -493,6 +505,22 @@ def test_a_new_image_gives_one_new_revision_and_a_rolling_update_without_downtim
     assert probe.bad == [], f"/health failed {len(probe.bad)} times during the rolling update"
     deployed.outputs = read_outputs()
     assert deployed.outputs["image"].endswith(f":{new_tag}")
+
+
+def test_a_tag_already_in_ecr_is_neither_built_nor_pushed_again(deployed: Deployed) -> None:
+    """ECR's tags are immutable: playbooks/image.yml asks ECR first. The tag here is in ECR but no
+    longer in the local engine: looking only there, the step would build it again."""
+    current_tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    alias = f"alias-{uuid.uuid4().hex[:8]}"
+    docker_tag(f"resume-service:{current_tag}", f"resume-service:{alias}")
+    deployed.push(alias, "-e", "image_build=false", log="image-alias.log")
+    subprocess.run(["docker", "image", "rm", f"resume-service:{alias}"], check=True, capture_output=True)
+    again = deployed.push(alias, log="image-alias-again.log")
+    assert again.changed == 0, again.output[-3000:]
+    found = subprocess.run(
+        ["docker", "image", "inspect", f"resume-service:{alias}"], capture_output=True, text=True, check=False
+    )
+    assert found.returncode != 0, "the image was built again"
 
 
 def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deployed: Deployed) -> None:
@@ -507,12 +535,11 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
         check=True,
         capture_output=True,
     )
+    deployed.push(broken_tag, "-e", "image_build=false", log="image-broken.log")
     with HealthProbe(deployed.url) as probe, DeploymentWatch(deployed, API, serving) as watch:
         run = deployed.deploy(
             "-e",
             f"app_deploy_image_tag={broken_tag}",
-            "-e",
-            "image_build=false",
             "-e",
             "app_deploy_steady_state_timeout=180",
             log="deploy-broken-image.log",
@@ -559,7 +586,7 @@ def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: 
     so this change was silently not deployed (resumestack.cloud.ecs_task_definition compares all)."""
     before = {f: revisions(deployed, f) for f in (API, WORKER)}
     tag = deployed.outputs["image"].rsplit(":", 1)[1]
-    args = ("-e", f"app_deploy_image_tag={tag}", "-e", "image_build=false", "-e", "app_deploy_log_level=DEBUG")
+    args = ("-e", f"app_deploy_image_tag={tag}", "-e", "app_deploy_log_level=DEBUG")
     run = deployed.deploy(*args, log="deploy-new-setting.log")
     assert run.returncode == 0, run.output[-3000:]
     ecs = deployed.client("ecs")
