@@ -608,3 +608,26 @@ def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: 
     assert again.returncode == 0, again.output[-3000:]
     assert again.changed == 0, again.output[-3000:]
     assert {f: revisions(deployed, f) for f in (API, WORKER)} == settled
+
+
+def test_a_worker_scaled_to_zero_rolls_out_at_once(deployed: Deployed) -> None:
+    """app_deploy_worker_min_tasks: 0 lets autoscaling take the worker to no task: a new revision of a
+    service that runs none completes without a task to wait for, and the deploy does not spin."""
+    ecs = deployed.client("ecs")
+    tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=0)  # as autoscaling would
+    try:
+        run = deployed.deploy(
+            "-e", f"app_deploy_image_tag={tag}", "-e", "app_deploy_log_level=WARNING",
+            "-e", "app_deploy_worker_min_tasks=0", "-e", "app_deploy_steady_state_timeout=300",
+            log="deploy-worker-at-zero.log",
+        )  # fmt: skip
+        # A wait that spun would end at its timeout with the deploy failed ("did not reach steady state").
+        assert run.returncode == 0, run.output[-3000:]
+        worker = service(deployed, WORKER)
+        assert worker["desiredCount"] == 0
+        assert [(d["taskDefinition"], d["rolloutState"]) for d in worker["deployments"]] == [
+            (revisions(deployed, WORKER)[-1], "COMPLETED")
+        ]
+    finally:
+        ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=1)
