@@ -567,11 +567,35 @@ def _service(call: Any, account: str, name_key: str) -> Any:
     return ecs_backends[account][call.region].services.get(f"{cluster}:{name}")
 
 
+def _strategy(items: Any) -> list[tuple[str, int, int]]:
+    """A capacity provider strategy as ECS compares it: order aside, base and weight 0 when absent."""
+    return sorted(
+        (str(i.get("capacityProvider", "")), int(i.get("base") or 0), int(i.get("weight") or 0)) for i in items or []
+    )
+
+
 def rule_update_service(call: Any, account: str) -> Refusal | None:
-    """A deleted service (DRAINING, then INACTIVE) can no longer be updated."""
+    """A deleted service (DRAINING, then INACTIVE) can no longer be updated. A new capacity
+    provider strategy needs a new deployment: ECS refuses the change without forceNewDeployment
+    (the error kayac/ecspresso#977 and pipe-cd/pipecd#6336 quote; UpdateService reference,
+    capacityProviderStrategy)."""
     svc = _service(call, account, "service")
     if svc is not None and svc.status != "ACTIVE":
         return Refusal(400, "ServiceNotActiveException", "Service was not ACTIVE.")
+    wanted = call.params.get("capacityProviderStrategy")
+    if (
+        svc is not None
+        and wanted is not None
+        and not call.params.get("forceNewDeployment")
+        and _strategy(wanted) != _strategy(getattr(svc, "capacity_provider_strategy", None))
+    ):
+        return Refusal(
+            400,
+            "InvalidParameterException",
+            "When switching from launch type to capacity provider strategy on an existing service, or making a "
+            "change to a capacity provider strategy on a service that is already using one, you must force a new "
+            "deployment.",
+        )
     return None
 
 

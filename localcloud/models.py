@@ -81,6 +81,7 @@ DROPPED_ON_CREATE = {
     "deploymentConfiguration": "deployment_configuration",
     "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
     "enableExecuteCommand": "enable_execute_command",
+    "capacityProviderStrategy": "capacity_provider_strategy",
 }
 
 

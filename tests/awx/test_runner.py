@@ -41,7 +41,7 @@ EXTRA_VARS = {
 REVISION_DATE = "2026-01-01T00:00:00+00:00"
 OUTPUTS_PARAMETER = "/resume/local/outputs"
 # What a project checkout holds that the playbooks use (the local cloud's code included: on the local
-# inventory, playbooks/tasks/image.yml records the image with `python -m localcloud push`).
+# inventory, playbooks/image.yml records the image with `python -m localcloud push`).
 PROJECT_ITEMS = [
     "ansible.cfg",
     "site.yml",

@@ -77,3 +77,18 @@ def test_deploy_refuses_a_real_certificate_without_the_domain_it_covers(stack: S
     failure = " ".join(run.output[run.output.index("fatal:") :].split())
     assert "app_deploy_domain_name is empty" in failure
     assert "image | Create the image repository" not in run.output
+
+
+def test_deploy_of_a_tag_absent_from_ecr_fails_saying_so_and_changes_nothing(stack: Stack) -> None:
+    """deploy.yml builds nothing (an AWX execution environment has neither Docker nor the AWS CLI): a
+    tag that playbooks/image.yml never pushed stops the run before its first change."""
+    ecs = stack.cloud.client("ecs")
+    families = ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+    run = run_playbook("playbooks/deploy.yml", "-e", "app_deploy_image_tag=never-pushed-0", port=stack.cloud.port)
+    assert run.returncode != 0
+    failure = " ".join(run.output[run.output.index("fatal:") :].split())
+    assert "Image tag 'never-pushed-0' is not in ECR repository" in failure, failure
+    assert "playbooks/image.yml" in failure and "Nothing was changed" in failure
+    assert run.changed == 0, run.output[-3000:]
+    assert "Build the image" not in run.output
+    assert ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"] == families

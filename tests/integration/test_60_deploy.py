@@ -51,6 +51,19 @@ class Deployed:
     def deploy(self, *args: str, log: str) -> Run:
         return run_playbook("playbooks/deploy.yml", *args, port=self.stack.cloud.port, log=LOGS / log)
 
+    def push(self, tag: str, *args: str, log: str) -> Run:
+        """playbooks/image.yml: the build-and-push step that deploy.yml no longer does."""
+        run = run_playbook(
+            "playbooks/image.yml",
+            "-e",
+            f"app_deploy_image_tag={tag}",
+            *args,
+            port=self.stack.cloud.port,
+            log=LOGS / log,
+        )
+        assert run.returncode == 0, run.why
+        return run
+
 
 def read_outputs() -> dict[str, Any]:
     return dict(json.loads((ARTIFACTS / "local" / "outputs.json").read_text()))
@@ -490,10 +503,9 @@ def test_a_new_image_gives_one_new_revision_and_a_rolling_update_without_downtim
     current_tag = deployed.outputs["image"].rsplit(":", 1)[1]
     new_tag = f"test-{uuid.uuid4().hex[:8]}"
     docker_tag(f"resume-service:{current_tag}", f"resume-service:{new_tag}")
+    deployed.push(new_tag, "-e", "image_build=false", log="image-new.log")
     with HealthProbe(deployed.url) as probe:
-        run = deployed.deploy(
-            "-e", f"app_deploy_image_tag={new_tag}", "-e", "image_build=false", log="deploy-new-image.log"
-        )
+        run = deployed.deploy("-e", f"app_deploy_image_tag={new_tag}", log="deploy-new-image.log")
     assert run.returncode == 0, run.why
     after = {f: revisions(deployed, f) for f in (API, WORKER)}
     for family in (API, WORKER):
@@ -503,6 +515,22 @@ def test_a_new_image_gives_one_new_revision_and_a_rolling_update_without_downtim
     assert probe.bad == [], f"/health failed {len(probe.bad)} times during the rolling update"
     deployed.outputs = read_outputs()
     assert deployed.outputs["image"].endswith(f":{new_tag}")
+
+
+def test_a_tag_already_in_ecr_is_neither_built_nor_pushed_again(deployed: Deployed) -> None:
+    """ECR's tags are immutable: playbooks/image.yml asks ECR first. The tag here is in ECR but no
+    longer in the local engine: looking only there, the step would build it again."""
+    current_tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    alias = f"alias-{uuid.uuid4().hex[:8]}"
+    docker_tag(f"resume-service:{current_tag}", f"resume-service:{alias}")
+    deployed.push(alias, "-e", "image_build=false", log="image-alias.log")
+    subprocess.run(["docker", "image", "rm", f"resume-service:{alias}"], check=True, capture_output=True)
+    again = deployed.push(alias, log="image-alias-again.log")
+    assert again.changed == 0, again.output[-3000:]
+    found = subprocess.run(
+        ["docker", "image", "inspect", f"resume-service:{alias}"], capture_output=True, text=True, check=False
+    )
+    assert found.returncode != 0, "the image was built again"
 
 
 def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deployed: Deployed) -> None:
@@ -517,12 +545,11 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
         check=True,
         capture_output=True,
     )
+    deployed.push(broken_tag, "-e", "image_build=false", log="image-broken.log")
     with HealthProbe(deployed.url) as probe, DeploymentWatch(deployed, API, serving) as watch:
         run = deployed.deploy(
             "-e",
             f"app_deploy_image_tag={broken_tag}",
-            "-e",
-            "image_build=false",
             "-e",
             "app_deploy_steady_state_timeout=180",
             log="deploy-broken-image.log",
@@ -541,16 +568,36 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
     assert http("GET", deployed.url + "/health")[0] == 200
 
 
+def running_environment(deployed: Deployed, name: str) -> list[dict[str, str]]:
+    """The environment of each running task of service ``name``, read from its container."""
+    mine = f"label={ECS_LABEL}.endpoint={deployed.stack.cloud.endpoint}"
+    found = subprocess.run(
+        ["docker", "ps", "-q", "--filter", mine, "--filter", f"label={ECS_LABEL}.service={name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    environments = []
+    for container in found:
+        raw = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        environments.append(dict(item.split("=", 1) for item in json.loads(raw)))
+    return environments
+
+
 def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: Deployed) -> None:
-    """community.aws.ecs_taskdefinition reuses an ACTIVE revision whose lists (environment, secrets)
-    have the same length as the requested ones, whatever they hold: a changed setting, or a secret
-    re-created under a new ARN, would silently keep the old revision."""
+    """LOG_LEVEL alone changes (same image): exactly one new revision per family and a rollout onto it;
+    the same deploy again registers nothing. community.aws.ecs_taskdefinition reuses an ACTIVE revision
+    whose lists (environment, secrets) have the same length as the requested ones, whatever they hold,
+    so this change was silently not deployed (resumestack.cloud.ecs_task_definition compares all)."""
     before = {f: revisions(deployed, f) for f in (API, WORKER)}
     tag = deployed.outputs["image"].rsplit(":", 1)[1]
-    run = deployed.deploy(
-        "-e", f"app_deploy_image_tag={tag}", "-e", "image_build=false", "-e", "app_deploy_log_level=DEBUG",
-        log="deploy-new-setting.log",
-    )  # fmt: skip
+    args = ("-e", f"app_deploy_image_tag={tag}", "-e", "app_deploy_log_level=DEBUG")
+    run = deployed.deploy(*args, log="deploy-new-setting.log")
     assert run.returncode == 0, run.why
     ecs = deployed.client("ecs")
     for family in (API, WORKER):
@@ -560,3 +607,37 @@ def test_a_changed_setting_gives_a_new_revision_that_the_services_run(deployed: 
         environment = {e["name"]: e["value"] for e in definition["containerDefinitions"][0]["environment"]}
         assert environment["LOG_LEVEL"] == "DEBUG"
         assert service(deployed, family)["taskDefinition"] == after[-1]
+        deployments = service(deployed, family)["deployments"]
+        assert [(d["taskDefinition"], d["rolloutState"]) for d in deployments] == [(after[-1], "COMPLETED")]
+        running = running_environment(deployed, family)
+        assert running, f"no running task of {family}"
+        assert {env.get("LOG_LEVEL") for env in running} == {"DEBUG"}, family
+
+    settled = {f: revisions(deployed, f) for f in (API, WORKER)}
+    again = deployed.deploy(*args, log="deploy-same-setting.log")
+    assert again.returncode == 0, again.why
+    assert again.changed == 0, again.output[-3000:]
+    assert {f: revisions(deployed, f) for f in (API, WORKER)} == settled
+
+
+def test_a_worker_scaled_to_zero_rolls_out_at_once(deployed: Deployed) -> None:
+    """app_deploy_worker_min_tasks: 0 lets autoscaling take the worker to no task: a new revision of a
+    service that runs none completes without a task to wait for, and the deploy does not spin."""
+    ecs = deployed.client("ecs")
+    tag = deployed.outputs["image"].rsplit(":", 1)[1]
+    ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=0)  # as autoscaling would
+    try:
+        run = deployed.deploy(
+            "-e", f"app_deploy_image_tag={tag}", "-e", "app_deploy_log_level=WARNING",
+            "-e", "app_deploy_worker_min_tasks=0", "-e", "app_deploy_steady_state_timeout=300",
+            log="deploy-worker-at-zero.log",
+        )  # fmt: skip
+        # A wait that spun would end at its timeout with the deploy failed ("did not reach steady state").
+        assert run.returncode == 0, run.why
+        worker = service(deployed, WORKER)
+        assert worker["desiredCount"] == 0
+        assert [(d["taskDefinition"], d["rolloutState"]) for d in worker["deployments"]] == [
+            (revisions(deployed, WORKER)[-1], "COMPLETED")
+        ]
+    finally:
+        ecs.update_service(cluster=PREFIX, service=WORKER, desiredCount=1)

@@ -214,3 +214,26 @@ def test_run_task_that_cannot_start_fails_clearly(run_module, cluster, network):
     result = run_module("ecs_run_task", run_task_args(cluster, network, f"{unique('missing')}:1"))
     assert result.get("failed") is True, result
     assert result["msg"].startswith("Could not start the one-off task: "), result["msg"]
+
+
+def test_service_new_capacity_provider_weights_force_a_new_deployment(run_module, aws, cluster, network):
+    """ECS refuses a changed capacity provider strategy without forceNewDeployment; a forced update
+    starts a new deployment (moto: a new deployment id)."""
+    args = service_args(cluster, network, register(aws, unique("fam")))
+    run_module("ecs_fargate_service", args)
+    first = describe(aws, cluster)["deployments"][0]["id"]
+    assert run_module("ecs_fargate_service", args)["changed"] is False
+    assert describe(aws, cluster)["deployments"][0]["id"] == first
+
+    spot_heavier = [
+        {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 5},
+    ]
+    moved = run_module("ecs_fargate_service", dict(args, capacity_provider_strategy=spot_heavier))
+    assert moved["changed"] is True, moved
+    svc = describe(aws, cluster)
+    assert {(s["capacityProvider"], s["weight"]) for s in svc["capacityProviderStrategy"]} == {
+        ("FARGATE", 1),
+        ("FARGATE_SPOT", 5),
+    }
+    assert svc["deployments"][0]["id"] != first, "the new strategy was sent without forceNewDeployment"

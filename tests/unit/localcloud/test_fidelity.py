@@ -305,6 +305,33 @@ def test_a_deleted_service_drains_holds_its_cluster_and_its_interfaces_linger(
     )
 
 
+def test_a_new_capacity_provider_strategy_needs_a_forced_deployment(endpoint: str, network: dict[str, Any]) -> None:
+    ecs = aws(endpoint, "ecs")
+    ecs.create_cluster(clusterName="cp", capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    net = {"awsvpcConfiguration": {"subnets": [network["private"]], "securityGroups": [network["group"]]}}
+    strategy = [
+        {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+    ]
+    service = {"cluster": "cp", "taskDefinition": fargate_task_definition(ecs, "cp"), "desiredCount": 0}
+    ecs.create_service(serviceName="cp", networkConfiguration=net, capacityProviderStrategy=strategy, **service)
+    # The same strategy in another order, and base 0 spelt out, is no change.
+    same = [{"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0}, strategy[0]]
+    assert not code_of(lambda: ecs.update_service(cluster="cp", service="cp", capacityProviderStrategy=same))
+    heavier = [strategy[0], {"capacityProvider": "FARGATE_SPOT", "weight": 5}]
+    try:
+        ecs.update_service(cluster="cp", service="cp", capacityProviderStrategy=heavier)
+        raise AssertionError("a new capacity provider strategy was accepted without forceNewDeployment")
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "InvalidParameterException"
+        assert "you must force a new deployment" in exc.response["Error"]["Message"]
+    kept = ecs.describe_services(cluster="cp", services=["cp"])["services"][0]["capacityProviderStrategy"]
+    assert {(i["capacityProvider"], i["weight"]) for i in kept} == {("FARGATE", 1), ("FARGATE_SPOT", 3)}
+    ecs.update_service(cluster="cp", service="cp", capacityProviderStrategy=heavier, forceNewDeployment=True)
+    moved = ecs.describe_services(cluster="cp", services=["cp"])["services"][0]["capacityProviderStrategy"]
+    assert {(i["capacityProvider"], i["weight"]) for i in moved} == {("FARGATE", 1), ("FARGATE_SPOT", 5)}
+
+
 def test_a_client_that_retries_gets_through_a_throttling_cloud(tmp_path: Path) -> None:
     with _cloud(tmp_path, LOCALCLOUD_THROTTLE="0.5") as throttled:
         _throttled(throttled)

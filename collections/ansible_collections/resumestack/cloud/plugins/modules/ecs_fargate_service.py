@@ -17,6 +17,8 @@ description:
     desired count alone once the service exists (I(preserve_desired_count)), since application autoscaling owns it.
   - A setting the service description does not return (the emulator drops some on create) is set again with
     UpdateService once, then compared only when it is returned.
+  - A new capacity provider strategy (other providers, bases or weights) is sent with C(forceNewDeployment), as ECS
+    requires; the running tasks are replaced by a rollout onto the new providers.
   - A service deleted moments ago drains (C(DRAINING)) before it is C(INACTIVE); AWS refuses to update it or to
     create one of the same name meanwhile. I(state=absent) leaves a draining service alone; I(state=present) waits
     up to I(drain_timeout) seconds for it to end, then creates the service again.
@@ -307,6 +309,8 @@ def create(client: Any, module: AnsibleAWSModule, wanted: dict[str, Any], outcom
         created = client.create_service(aws_retry=True, **create_args)["service"]
         # The emulator drops some settings on create: set what the answer lacks once more.
         missing = {k: v for k, v in wanted.items() if current_settings(created).get(k) != v and k != "loadBalancers"}
+        if "capacityProviderStrategy" in missing:
+            missing["forceNewDeployment"] = True
         if missing:
             client.update_service(cluster=params["cluster"], service=params["name"], aws_retry=True, **missing)
     outcome.exit({}, after, service=result_of(describe(client, module)), task_definition_changed=True)
@@ -326,6 +330,11 @@ def planned_update(params: dict[str, Any], service: Service, wanted: dict[str, A
         update["taskDefinition"] = params["task_definition"]
     if not params["preserve_desired_count"] and service["desiredCount"] != params["desired_count"]:
         update["desiredCount"] = params["desired_count"]
+    if "capacityProviderStrategy" in update:
+        # ECS refuses a new strategy without a new deployment (InvalidParameterException: "... making a
+        # change to a capacity provider strategy on a service that is already using one, you must force
+        # a new deployment"): the tasks move to the new providers by a rollout.
+        update["forceNewDeployment"] = True
     return update
 
 
