@@ -1,7 +1,8 @@
-"""AWS upgrades a database's minor version by itself and refuses to lower it again: a run after such
-an upgrade must leave it alone. On an emulator of its own (the empty one): the network the database
-layer needs is made through the API and published as the network layer would, then
-playbooks/database.yml runs as provision.yml runs it (about a minute, not a whole site.yml)."""
+"""What the database layer keeps on its emulator of its own (the empty one): AWS's minor upgrades (AWS
+upgrades a minor by itself and refuses to lower it: a run after such an upgrade must leave it alone),
+and the KMS key an earlier teardown's snapshot needs. The network the database layer needs is made
+through the API and published as the network layer would, then playbooks/database.yml runs as
+provision.yml runs it (about a minute, not a whole site.yml)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,23 @@ def test_another_major_version_is_refused_before_any_change(database: Cloud) -> 
     assert "a major version upgrade is not done by provisioning" in failure
     assert run.changed == 0
     assert _available(database)["EngineVersion"] == "16.6"
+
+
+def test_teardown_keeps_the_key_that_an_earlier_teardowns_snapshot_needs(database: Cloud) -> None:
+    """An earlier teardown kept its final snapshot, and its key under the alias the next provisioning
+    reused: a teardown without a final snapshot (the local inventory's) must not schedule that key
+    for deletion, or the snapshot could never be restored."""
+    rds, kms = database.client("rds"), database.client("kms")
+    earlier = f"{IDENTIFIER}-final-20260101000000"
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=earlier, DBClusterIdentifier=IDENTIFIER)
+    key = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=earlier)["DBClusterSnapshots"][0]["KmsKeyId"]
+    assert kms.describe_key(KeyId=f"alias/{IDENTIFIER}-db")["KeyMetadata"]["Arn"] == key
+    run = run_playbook("playbooks/teardown.yml", port=database.port)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "is kept, not scheduled for deletion" in " ".join(run.output.split()) and earlier in run.output
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    assert [
+        s["DBClusterSnapshotIdentifier"]
+        for s in rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    ] == [earlier]
