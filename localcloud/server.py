@@ -274,6 +274,78 @@ def patch_moto() -> None:
 
     ecr_responses.ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
 
+    _refuse_what_aws_refuses()
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """An engine version as numbers ("16.10" > "16.9"); a part that is not a number counts 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in str(text).split("."))
+
+
+def engine_version_refusal(engine: str, current: str, requested: str, allow_major: bool) -> str | None:
+    """AWS's InvalidParameterCombination message for a ModifyDBCluster/ModifyDBInstance to
+    ``requested``, or None when AWS accepts it: never a lower version (an automatic minor upgrade is
+    never undone: "Cannot upgrade aurora-postgresql from 16.6 to 16.4", e.g.
+    terraform-aws-modules/terraform-aws-rds-aurora#228), a new major only with AllowMajorVersionUpgrade
+    (RDS API ModifyDBCluster, AllowMajorVersionUpgrade)."""
+    if not requested or not current or requested == current:
+        return None
+    if _version(requested) < _version(current):
+        return f"Cannot upgrade {engine} from {current} to {requested}"
+    if _version(requested)[:1] != _version(current)[:1] and not allow_major:
+        return "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."
+    return None
+
+
+def _refuse_what_aws_refuses() -> None:
+    """Refusals AWS always makes and moto does not (not timing: they hold with the fidelity off too)."""
+    from moto.core.responses import ActionResult
+    from moto.elbv2 import responses as elbv2_responses
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.rds import responses as rds_responses
+    from moto.rds.exceptions import InvalidParameterCombination
+
+    class OperationNotPermitted(ELBClientError):
+        code = "OperationNotPermitted"
+
+    delete_load_balancer = elbv2_responses.ELBV2Response.delete_load_balancer
+
+    def protected_delete_load_balancer(self: Any) -> ActionResult:
+        # ELB API DeleteLoadBalancer: "You can't delete a load balancer if deletion protection is
+        # enabled" (OperationNotPermitted); moto deletes it anyway.
+        arn = self._get_param("LoadBalancerArn")
+        balancer = self.elbv2_backend.load_balancers.get(arn)
+        if balancer is not None and str(balancer.attrs.get("deletion_protection.enabled")).lower() == "true":
+            raise OperationNotPermitted(
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+            )
+        return delete_load_balancer(self)  # type: ignore[no-any-return]
+
+    elbv2_responses.ELBV2Response.delete_load_balancer = protected_delete_load_balancer  # type: ignore[method-assign]
+
+    def _check_version(self: Any, found: Any) -> None:
+        requested = str(self._get_param("EngineVersion") or "")
+        allow = str(self._get_param("AllowMajorVersionUpgrade") or "").lower() == "true"
+        if found is None:
+            return
+        message = engine_version_refusal(str(found.engine), str(found.engine_version), requested, allow)
+        if message:
+            raise InvalidParameterCombination(message)
+
+    modify_db_cluster = rds_responses.RDSResponse.modify_db_cluster
+    modify_db_instance = rds_responses.RDSResponse.modify_db_instance
+
+    def versioned_modify_db_cluster(self: Any) -> ActionResult:
+        _check_version(self, self.backend.clusters.get(self._get_param("DBClusterIdentifier")))
+        return modify_db_cluster(self)  # type: ignore[no-any-return]
+
+    def versioned_modify_db_instance(self: Any) -> ActionResult:
+        _check_version(self, self.backend.databases.get(self._get_param("DBInstanceIdentifier")))
+        return modify_db_instance(self)  # type: ignore[no-any-return]
+
+    rds_responses.RDSResponse.modify_db_cluster = versioned_modify_db_cluster  # type: ignore[method-assign]
+    rds_responses.RDSResponse.modify_db_instance = versioned_modify_db_instance  # type: ignore[method-assign]
+
 
 def serve(host: str, port: int) -> None:
     """Run the endpoint and the controller until SIGTERM or SIGINT."""

@@ -222,6 +222,12 @@ def leftovers(endpoint: str, env_name: str = ENV_NAME) -> dict[str, list[str]]:
         for i in r["Instances"]
         if i["State"]["Name"] != "terminated"
     ]
+    elbv2 = client("elbv2", endpoint)
+    found["load_balancers"] = [
+        b["LoadBalancerName"]
+        for b in elbv2.describe_load_balancers()["LoadBalancers"]
+        if b["LoadBalancerName"].startswith(prefix)
+    ]
     rds = client("rds", endpoint)
     found["db_clusters"] = [
         c["DBClusterIdentifier"]

@@ -24,6 +24,9 @@ CASES = {
         "network_availability_zones",
     ),
     "unknown_nat_mode": ({"network_nat_mode": "two_per_az"}, "network_nat_mode"),
+    # No NAT and no interface endpoints: nothing in the private subnets could reach ECR, Secrets
+    # Manager, CloudWatch Logs, SQS or SSM.
+    "no_way_out_of_the_private_subnets": ({"network_nat_mode": "none"}, "network_nat_mode"),
     "unknown_engine_mode": ({"database_engine_mode": "mysql"}, "database_engine_mode"),
     "empty_environment": ({"env_name": ""}, "env_name"),
 }

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.ec2.models import tags as ec2_tags
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ecs import models as ecs_models
 from moto.elbv2 import models as elbv2_models
+from moto.elbv2.responses import ELBV2Response
 from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.rds.responses import RDSResponse
@@ -125,6 +127,9 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
         (wafv2_models.FakeRule, "__init__"),
         (ec2_tags, "EC2_PREFIX_TO_RESOURCE"),
         (VPCBackend, "modify_vpc_endpoint"),
+        (ELBV2Response, "delete_load_balancer"),
+        (RDSResponse, "modify_db_cluster"),
+        (RDSResponse, "modify_db_instance"),
     ]
     saved = [(owner, name, owner.__dict__[name]) for owner, name in patched]
     server.patch_moto()
@@ -333,3 +338,88 @@ def test_a_route_table_put_on_a_gateway_endpoint_gets_the_service_route(endpoint
 
     ec2.modify_vpc_endpoint(VpcEndpointId=made, AddRouteTableIds=[second], RemoveRouteTableIds=[first])
     assert (endpoint_routes(first), endpoint_routes(second)) == ([], [made])
+
+
+def test_a_load_balancer_with_deletion_protection_is_not_deleted_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
+    """ELB API DeleteLoadBalancer: refused (OperationNotPermitted) while deletion_protection.enabled is true."""
+    url, _ = endpoint
+    ec2, elb = client("ec2", url), client("elbv2", url)
+    _, subnets = _vpc_in_two_zones(ec2, "10.64")
+    arn = elb.create_load_balancer(Name="ut-protected", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]
+    )
+    with pytest.raises(ClientError) as refused:
+        elb.delete_load_balancer(LoadBalancerArn=arn)
+    assert refused.value.response["Error"]["Code"] == "OperationNotPermitted"
+    assert elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
+    elb.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}]
+    )
+    elb.delete_load_balancer(LoadBalancerArn=arn)
+    assert not [b for b in elb.describe_load_balancers()["LoadBalancers"] if b["LoadBalancerArn"] == arn]
+
+
+def test_a_protected_db_cluster_is_not_deleted_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
+    """RDS API DeleteDBCluster: InvalidParameterCombination while DeletionProtection is on (moto's own)."""
+    rds = client("rds", endpoint[0])
+    rds.create_db_cluster(
+        DBClusterIdentifier="ut-protected",
+        Engine="aurora-postgresql",
+        EngineVersion="16.4",
+        MasterUsername="admin_user",
+        MasterUserPassword="password1234",
+        DeletionProtection=True,
+    )
+    with pytest.raises(ClientError) as refused:
+        rds.delete_db_cluster(DBClusterIdentifier="ut-protected", SkipFinalSnapshot=True)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert rds.describe_db_clusters(DBClusterIdentifier="ut-protected")["DBClusters"]
+
+
+def test_an_engine_version_is_never_lowered_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
+    """After AWS's automatic minor upgrade (16.4 -> 16.6) a ModifyDBCluster back to 16.4 is refused;
+    a later minor is accepted, a new major only with AllowMajorVersionUpgrade."""
+    rds = client("rds", endpoint[0])
+    rds.create_db_cluster(
+        DBClusterIdentifier="ut-upgraded",
+        Engine="aurora-postgresql",
+        EngineVersion="16.6",
+        MasterUsername="admin_user",
+        MasterUserPassword="password1234",
+    )
+    with pytest.raises(ClientError) as refused:
+        rds.modify_db_cluster(DBClusterIdentifier="ut-upgraded", EngineVersion="16.4", ApplyImmediately=True)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert "Cannot upgrade aurora-postgresql from 16.6 to 16.4" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        rds.modify_db_cluster(DBClusterIdentifier="ut-upgraded", EngineVersion="17.2", ApplyImmediately=True)
+    rds.modify_db_cluster(DBClusterIdentifier="ut-upgraded", EngineVersion="16.10", ApplyImmediately=True)
+    assert rds.describe_db_clusters(DBClusterIdentifier="ut-upgraded")["DBClusters"][0]["EngineVersion"] == "16.10"
+    rds.create_db_instance(
+        DBInstanceIdentifier="ut-instance",
+        Engine="postgres",
+        EngineVersion="16.6",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin_user",
+        MasterUserPassword="password1234",
+    )
+    with pytest.raises(ClientError) as instance_refused:
+        rds.modify_db_instance(DBInstanceIdentifier="ut-instance", EngineVersion="16.4", ApplyImmediately=True)
+    assert "Cannot upgrade postgres from 16.6 to 16.4" in instance_refused.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("current", "requested", "allow_major", "refused"),
+    [
+        ("16.6", "16.4", False, True),
+        ("16.6", "16.10", False, False),
+        ("16.6", "16.6", False, False),
+        ("16.6", "17.2", False, True),
+        ("16.6", "17.2", True, False),
+        ("16.6", "", False, False),
+    ],
+)
+def test_engine_version_refusal_follows_aws(current: str, requested: str, allow_major: bool, refused: bool) -> None:
+    assert (server.engine_version_refusal("postgres", current, requested, allow_major) is not None) is refused
