@@ -38,8 +38,9 @@ fi
 stage "lint: yamllint, ansible-lint (production), ruff"
 run ./scripts/lint.sh
 
+# Each on an emulator of its own; the first three start an empty one per module.
 OWN_EMULATOR=(tests/integration/test_35_check_older_network.py tests/integration/test_95_interrupted.py
-  tests/integration/test_36_new_zone.py)
+  tests/integration/test_36_new_zone.py tests/integration/test_33_database_keeps.py)
 
 lane_a() {
   LANE=A
@@ -56,9 +57,9 @@ lane_a() {
   fi
   # Integration tests on emulators of their own (not the shared stack's): they run here, beside
   # lane B, on ports and address ranges lane B does not use.
-  stage "integration, own emulator: a dry run on a network made before the proxy's group; a zone added"
-  TEST_EMPTY_LOCALCLOUD_PORT=5152 TEST_VPC_OCTET=89 "${PYTEST[@]}" "${OWN_EMULATOR[0]}" "${OWN_EMULATOR[2]}" ||
-    lane_failed+=("${PYTEST[*]} ${OWN_EMULATOR[0]} ${OWN_EMULATOR[2]}")
+  stage "integration, own emulator: a dry run on an older network; a zone added; the database's upgrades and key"
+  TEST_EMPTY_LOCALCLOUD_PORT=5152 TEST_VPC_OCTET=89 "${PYTEST[@]}" "${OWN_EMULATOR[0]}" "${OWN_EMULATOR[2]}" \
+    "${OWN_EMULATOR[3]}" || lane_failed+=("${PYTEST[*]} ${OWN_EMULATOR[0]} ${OWN_EMULATOR[2]} ${OWN_EMULATOR[3]}")
   stage "integration, own emulator: killed runs converge when run again"
   TEST_LOCALCLOUD_PORT=5153 TEST_VPC_OCTET=88 "${PYTEST[@]}" "${OWN_EMULATOR[1]}" ||
     lane_failed+=("${PYTEST[*]} ${OWN_EMULATOR[1]}")
