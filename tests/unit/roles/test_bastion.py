@@ -33,3 +33,51 @@ def test_the_bastion_reads_the_database_secret_and_is_granted_nothing_in_s3() ->
     }
     actions = [a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     assert not [a for a in actions if a.startswith("s3:")]
+
+
+ACCOUNT = "123456789012"
+BASTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/resume-dev-bastion"
+KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/0f0f0f0f-0000-4000-8000-000000000000"
+EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def private_key_policy() -> dict[str, Any]:
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - JSON
+    environment.filters["to_json"] = json.dumps
+    source = (ROOT / "roles/bastion/templates/private_key_policy.json.j2").read_text()
+    rendered = environment.from_string(source).render(aws_partition="aws", __bastion_role_arn=BASTION_ROLE)
+    return dict(json.loads(rendered))
+
+
+def ssm_managed_instance_core() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return dict(json.loads(aws_managed_policies_data)["AmazonSSMManagedInstanceCore"]["Document"])
+
+
+def session(role: str, *documents: dict[str, Any]) -> Any:
+    from localcloud.iam import Principal
+
+    name = role.rsplit("/", 1)[1]
+    return Principal(f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/i-0123456789abcdef0", ACCOUNT, role, documents)
+
+
+def decrypt_through_ssm(principal: Any) -> Any:
+    """What GetParameter WithDecryption on the private key's parameter asks of KMS (localcloud/iam.py)."""
+    from localcloud.iam import Request, decide
+
+    context = {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "ssm.eu-west-1.amazonaws.com"}
+    return decide(principal, Request("kms:Decrypt", KEY_ARN, context, key_policy=private_key_policy(), via="ssm"))
+
+
+def test_the_private_keys_key_lets_administrators_decrypt_and_denies_the_bastion_whatever_it_is_granted() -> None:
+    from localcloud.iam import Decision
+
+    administrator = session(f"arn:aws:iam::{ACCOUNT}:role/admin", EVERYTHING)
+    assert decrypt_through_ssm(administrator) is Decision.ALLOW
+    # The bastion, as provisioned (AmazonSSMManagedInstanceCore), and even granted everything later.
+    assert decrypt_through_ssm(session(BASTION_ROLE, ssm_managed_instance_core())) is not Decision.ALLOW
+    assert decrypt_through_ssm(session(BASTION_ROLE, ssm_managed_instance_core(), EVERYTHING)) is Decision.EXPLICIT_DENY
+    # Any other SSM-managed instance of the account (another environment's bastion).
+    other = session(f"arn:aws:iam::{ACCOUNT}:role/resume-prod-bastion", ssm_managed_instance_core())
+    assert decrypt_through_ssm(other) is Decision.IMPLICIT_DENY
