@@ -5,6 +5,7 @@ controller's workers replaced by a recorder: no container starts here (test_cont
 from __future__ import annotations
 
 import io
+import json
 import re
 import socket
 import threading
@@ -16,6 +17,7 @@ import pytest
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ecs import models as ecs_models
 from moto.elbv2 import models as elbv2_models
+from moto.kms import responses as kms_responses
 from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.rds.responses import RDSResponse
@@ -121,6 +123,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
         (ecs_models.EC2ContainerServiceBackend, "_calculate_task_resource_requirements"),
         (elbv2_models.ELBv2Backend, "create_load_balancer"),
         (wafv2_models.FakeRule, "__init__"),
+        (kms_responses.KmsResponse, "_validate_key_policy"),
     ]
     saved = [(owner, name, owner.__dict__[name]) for owner, name in patched]
     server.patch_moto()
@@ -291,3 +294,29 @@ def test_a_rate_based_rule_reads_back_with_awss_default_evaluation_window(endpoi
         "AggregateKeyType": "IP",
         "EvaluationWindowSec": 300,
     }
+
+
+ROOT_ARN = "arn:aws:iam::123456789012:root"
+
+
+def test_a_key_policy_deny_applies_only_to_the_principals_it_names_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
+    """moto alone refuses DescribeKey to everyone under any Deny on kms:*; AWS (and the local cloud's
+    IAM gate) applies the statement to the principals and conditions it names only."""
+    kms = client("kms", endpoint[0])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ROOT_ARN}, "Action": "kms:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/someone-else"}},
+            },
+        ],
+    }
+    key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key
+    with pytest.raises(kms.exceptions.NotFoundException):
+        kms.describe_key(KeyId="0f0f0f0f-0000-4000-8000-000000000000")
