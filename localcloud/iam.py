@@ -523,7 +523,8 @@ def _ssm(call: Any, account: str) -> list[Request]:
                 parameter = ssm_backends[account][region].get_parameter(name)
             except Exception:
                 parameter = None
-            if parameter is not None and getattr(parameter, "type", "") == "SecureString":
+            # moto's Parameter names its type parameter_type.
+            if parameter is not None and getattr(parameter, "parameter_type", "") == "SecureString":
                 extra = _kms_request(account, region, str(getattr(parameter, "keyid", "") or ""), "Decrypt", "ssm")
                 if extra is not None:
                     requests.append(extra)

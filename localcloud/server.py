@@ -274,6 +274,18 @@ def patch_moto() -> None:
 
     ecr_responses.ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
 
+    from moto.kms import responses as kms_responses
+
+    def key_policy_left_to_the_gate(self: Any, key_id: str, action: str) -> None:
+        # moto refuses DescribeKey to everyone as soon as its key policy has a Deny statement on kms:*,
+        # whatever principal or condition the statement names; AWS applies a statement only to the
+        # principals and conditions it names (a Deny of one role's sessions leaves the administrator
+        # be). The gate (localcloud.iam) evaluates key policies as AWS does: leave it to that. An
+        # unknown key still fails here, as before.
+        self.kms_backend.describe_key(self.kms_backend.get_key_id(key_id))
+
+    kms_responses.KmsResponse._validate_key_policy = key_policy_left_to_the_gate  # type: ignore[method-assign]
+
     _refuse_what_aws_refuses()
 
 

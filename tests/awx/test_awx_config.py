@@ -18,7 +18,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PLAYBOOK = ROOT / "awx" / "configure_awx.yml"
-ENVIRONMENTS = ["local", "dev", "staging", "prod"]
+# AWX's environments: not `local`, whose cloud answers on the workstation's loopback.
+ENVIRONMENTS = ["dev", "staging", "prod"]
 SKIP_DIRS = {".venv", ".state", "artifacts", ".git", "node_modules", "context", ".ansible", ".ruff_cache", ".tox"}
 PAUSE_MODULES = {"pause", "ansible.builtin.pause", "ansible.legacy.pause"}
 
@@ -73,9 +74,11 @@ def test_configure_awx_uses_the_awx_collection_by_fqcn() -> None:
     source = next(t for t in tasks if "awx.awx.inventory_source" in t)["awx.awx.inventory_source"]
     assert source["source"] == "ec2"
     assert source["update_on_launch"] is True
+    # A terminated bastion must leave the inventory: the source owns its hosts and groups.
+    assert source["overwrite"] is True
 
 
-def test_environment_survey_is_a_required_choice_of_the_four_environments() -> None:
+def test_environment_survey_is_a_required_choice_of_the_awx_environments() -> None:
     question = awx_vars()["awx_survey_question_environment"]
     assert question["variable"] == "env_name"
     assert question["type"] == "multiplechoice"
@@ -180,10 +183,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_awx_inventories_are_built_from_the_repository_inventories() -> None:
-    """Runs the playbook up to its first controller call (nothing listens there) and reads what it
-    would send: the ec2 source_vars, the localhost host and the variables of every environment."""
-    proc = subprocess.run(
+def run_configure_awx(*extra: str) -> subprocess.CompletedProcess[str]:
+    """Runs the playbook up to its first controller call (nothing listens there)."""
+    return subprocess.run(
         [
             str(BIN / "ansible-playbook"),
             "-i",
@@ -197,6 +199,7 @@ def test_awx_inventories_are_built_from_the_repository_inventories() -> None:
             "awx_aws_access_key=AKIDEXAMPLE",
             "-e",
             "awx_aws_secret_key=not-a-secret",
+            *extra,
         ],
         cwd=ROOT,
         env=dict(
@@ -211,6 +214,12 @@ def test_awx_inventories_are_built_from_the_repository_inventories() -> None:
         timeout=120,
         check=False,
     )
+
+
+def test_awx_inventories_are_built_from_the_repository_inventories() -> None:
+    """Reads what configure_awx.yml would send: the ec2 source_vars, the localhost host and the
+    variables of every environment."""
+    proc = run_configure_awx()
     report = json.loads(proc.stdout)
     tasks = report["plays"][0]["tasks"]
     read = next(t for t in tasks if t["task"]["name"] == "Read the inventory of each environment from the repository")
@@ -228,9 +237,27 @@ def test_awx_inventories_are_built_from_the_repository_inventories() -> None:
         variables = inventories[name]["variables"]
         assert variables["env_name"] == name == variables["inventory_env_name"]
         assert inventories[name]["source_vars"]["filters"]["tag:Environment"] == name
+        # The bastion's settings are the inventory's: a `bastion` group of AWX's own would be
+        # adopted by the ec2 source, and deleted with its variables by a sync finding no bastion.
+        bastion = yaml.safe_load((directory / "group_vars" / "bastion.yml").read_text()) or {}
+        assert variables.items() >= bastion.items()
+        # How the bastion is reached comes with each host, from the source itself.
+        compose = inventories[name]["source_vars"]["compose"]
+        assert compose["ansible_aws_ssm_instance_id"] == "instance_id"
+        assert compose["ansible_connection"] == "'amazon.aws.aws_ssm'"
+    assert not [t for t in tasks if t["task"]["name"] == "Create the bastion groups"]
     # It went on to call the controller, which is not there: the only failure.
     assert proc.returncode != 0
     assert "Connection refused" in proc.stdout
+
+
+def test_an_inventory_whose_cloud_is_on_loopback_is_refused_before_any_controller_call() -> None:
+    """inventories/local's cloud answers at 127.0.0.1 of the workstation: in an AWX job's container
+    nothing does, and its ec2 source (update on launch) would fail every job using it."""
+    proc = run_configure_awx("-e", '{"awx_environments": ["dev", "local"]}')
+    assert proc.returncode != 0
+    assert "inventories/local cannot be an AWX inventory" in proc.stdout
+    assert "Connection refused" not in proc.stdout  # stopped before the controller
 
 
 def _yaml_files() -> list[Path]:

@@ -178,9 +178,8 @@ def test_without_ecr_batchgetimage_in_the_execution_role_a_task_cannot_pull_its_
     assert "403 Forbidden" in task["stoppedReason"]
 
 
-def test_the_bastion_has_its_instance_roles_credentials_and_only_what_db_connect_needs(
-    stack: Stack, outputs: dict[str, Any]
-) -> None:
+def bastion_client(stack: Stack) -> Any:
+    """client(service): a client with the credentials the local cloud gave the bastion (its instance role's)."""
     plane = DataPlane(
         endpoint=stack.cloud.endpoint,
         region=REGION,
@@ -201,8 +200,29 @@ def test_the_bastion_has_its_instance_roles_credentials_and_only_what_db_connect
             aws_session_token=env["AWS_SESSION_TOKEN"],
         )  # fmt: skip
 
+    return client
+
+
+def test_the_bastion_has_its_instance_roles_credentials_and_only_what_db_connect_needs(
+    stack: Stack, outputs: dict[str, Any]
+) -> None:
+    client = bastion_client(stack)
     identity = client("sts").get_caller_identity()["Arn"]
     assert ":assumed-role/" in identity and identity.endswith("/" + stack.outputs["bastion_instance_id"])
     assert client("secretsmanager").get_secret_value(SecretId=outputs["db_secret_arn"])["SecretString"]
     with pytest.raises(ClientError, match="AccessDenied"):
         client("sqs").send_message(QueueUrl=outputs["queue_url"], MessageBody="not from the bastion")
+
+
+def test_no_instance_reads_the_bastions_private_key_not_even_the_bastion(stack: Stack) -> None:
+    """AmazonSSMManagedInstanceCore allows ssm:GetParameter on * to every SSM-managed instance: under
+    the default aws/ssm key, any of them read the key. Under the key's own KMS key, whose policy denies
+    the bastion's role and leaves the rest to IAM policies, the bastion's role session cannot."""
+    client = bastion_client(stack)
+    name = stack.outputs["bastion_private_key_parameter"]
+    with pytest.raises(ClientError, match="AccessDenied") as refused:
+        client("ssm").get_parameter(Name=name, WithDecryption=True)
+    assert "kms:Decrypt" in str(refused.value)
+    # The administrator (the local cloud's own keys) still reads it, as configure.yml does.
+    value = stack.cloud.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    assert "BEGIN OPENSSH PRIVATE KEY" in value

@@ -101,7 +101,12 @@ def test_unattended_upgrades_install_security_updates_daily(host) -> None:
     assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
     origins = host.file("/etc/apt/apt.conf.d/52unattended-upgrades-bastion").content_string
     assert "Debian-Security" in origins
-    assert host.run("apt-config dump Unattended-Upgrade::Origins-Pattern").stdout.count("security") >= 1
+    # What unattended-upgrades reads: Debian's 50unattended-upgrades merged with ours, which must
+    # replace its list (stable included), not add to it.
+    dump = host.run("apt-config dump Unattended-Upgrade::Origins-Pattern").stdout
+    key = "Unattended-Upgrade::Origins-Pattern:: "
+    patterns = [line.removeprefix(key) for line in dump.splitlines() if line.startswith(key)]
+    assert patterns == ['"origin=Debian,codename=${distro_codename}-security,label=Debian-Security";']
 
 
 def test_audit_rules_watch_identity_sudoers_and_sshd(host) -> None:

@@ -188,7 +188,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     with mock_aws():
-        clients = {s: boto3.client(s, region_name=REGION) for s in ("iam", "sts", "sqs", "secretsmanager", "kms")}
+        services = ("iam", "sts", "sqs", "secretsmanager", "kms", "ssm")
+        clients = {s: boto3.client(s, region_name=REGION) for s in services}
         yield clients
 
 
@@ -264,6 +265,24 @@ def test_a_secret_under_a_customer_key_needs_kms_decrypt_via_secrets_manager(aws
     # The same key permission does not let the role decrypt directly (kms:ViaService is absent then).
     direct = _call("kms", "Decrypt", both, KeyId=key_arn, CiphertextBlob="x")
     assert iam.authorize(direct, ACCOUNT) is not None
+
+
+def test_a_securestring_under_a_customer_key_needs_kms_decrypt_and_under_aws_ssm_nothing_more(
+    aws: dict[str, Any],
+) -> None:
+    """AmazonSSMManagedInstanceCore grants ssm:GetParameter on *: under the AWS managed aws/ssm key that
+    reads any SecureString; under a customer managed key, kms:Decrypt (identity and key policy) too."""
+    key_arn = aws["kms"].create_key()["KeyMetadata"]["Arn"]
+    aws["ssm"].put_parameter(Name="/own-key", Value="s", Type="SecureString", KeyId=key_arn)
+    aws["ssm"].put_parameter(Name="/managed-key", Value="s", Type="SecureString")
+    core = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    key = _session_key(aws, _role(aws, "instance", managed=(core,)))
+    assert iam.authorize(_call("ssm", "GetParameter", key, Name="/managed-key", WithDecryption=True), ACCOUNT) is None
+    refusal = iam.authorize(_call("ssm", "GetParameter", key, Name="/own-key", WithDecryption=True), ACCOUNT)
+    assert refusal is not None
+    assert refusal.code == "AccessDeniedException" and f"kms:Decrypt on resource: {key_arn}" in refusal.message
+    # Without decryption the parameter's metadata and ciphertext need no key permission.
+    assert iam.authorize(_call("ssm", "GetParameter", key, Name="/own-key"), ACCOUNT) is None
 
 
 def test_sending_to_a_queue_under_a_customer_key_needs_generate_data_key_and_decrypt(aws: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ controller's workers replaced by a recorder: no container starts here (test_cont
 from __future__ import annotations
 
 import io
+import json
 import re
 import socket
 import threading
@@ -20,6 +21,7 @@ from moto.ec2.models.vpcs import VPCBackend
 from moto.ecs import models as ecs_models
 from moto.elbv2 import models as elbv2_models
 from moto.elbv2.responses import ELBV2Response
+from moto.kms import responses as kms_responses
 from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.rds.responses import RDSResponse
@@ -130,6 +132,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
         (ELBV2Response, "delete_load_balancer"),
         (RDSResponse, "modify_db_cluster"),
         (RDSResponse, "modify_db_instance"),
+        (kms_responses.KmsResponse, "_validate_key_policy"),
     ]
     saved = [(owner, name, owner.__dict__[name]) for owner, name in patched]
     server.patch_moto()
@@ -423,3 +426,29 @@ def test_an_engine_version_is_never_lowered_as_on_aws(endpoint: tuple[str, Recor
 )
 def test_engine_version_refusal_follows_aws(current: str, requested: str, allow_major: bool, refused: bool) -> None:
     assert (server.engine_version_refusal("postgres", current, requested, allow_major) is not None) is refused
+
+
+ROOT_ARN = "arn:aws:iam::123456789012:root"
+
+
+def test_a_key_policy_deny_applies_only_to_the_principals_it_names_as_on_aws(endpoint: tuple[str, Recorder]) -> None:
+    """moto alone refuses DescribeKey to everyone under any Deny on kms:*; AWS (and the local cloud's
+    IAM gate) applies the statement to the principals and conditions it names only."""
+    kms = client("kms", endpoint[0])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ROOT_ARN}, "Action": "kms:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/someone-else"}},
+            },
+        ],
+    }
+    key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key
+    with pytest.raises(kms.exceptions.NotFoundException):
+        kms.describe_key(KeyId="0f0f0f0f-0000-4000-8000-000000000000")
