@@ -82,6 +82,9 @@ class Request:
     key_policy: dict[str, Any] | None = None
     # How the service names the refusal when this request (a KMS key behind another service) fails.
     via: str = ""
+    # Whether the request's tags (aws:RequestTag/<key>) are in this request's context: only for the
+    # resource the call creates, not for the existing ones it uses (a NAT gateway's subnet and address).
+    tagged: bool = True
 
 
 # ----------------------------------------------------------------------------- matching
@@ -563,15 +566,21 @@ def _sts(call: Any, _account: str) -> list[Request]:
 
 # EC2 actions that create a resource, by the resource type they create: AWS authorizes them on the new
 # resource's ARN (arn:aws:ec2:<region>:<account>:<type>/*), with the tags of the request's
-# TagSpecifications as aws:RequestTag/<key>. (They are authorized on the subnet, the address, ...
-# they use as well: the local cloud checks the created resource only.)
+# TagSpecifications as aws:RequestTag/<key>. They are authorized on the existing resources they use
+# as well (the service authorization reference's resource types of the action), without the request's
+# tags: a policy that conditions the whole action on aws:RequestTag refuses it, as on AWS.
 EC2_CREATES = {"AllocateAddress": "elastic-ip", "CreateNatGateway": "natgateway"}
+EC2_USES = {"CreateNatGateway": (("SubnetId", "subnet"), ("AllocationId", "elastic-ip"))}
 
 
 def _ec2(call: Any, account: str) -> list[Request]:
     kind = EC2_CREATES.get(call.action)
-    resource = f"arn:{PARTITION}:ec2:{call.region}:{account}:{kind}/*" if kind else None
-    return [Request(f"ec2:{call.action}", resource)]
+    base = f"arn:{PARTITION}:ec2:{call.region}:{account}"
+    found = [Request(f"ec2:{call.action}", f"{base}:{kind}/*" if kind else None)]
+    for param, used in EC2_USES.get(call.action, ()):
+        if call.params.get(param):
+            found.append(Request(f"ec2:{call.action}", f"{base}:{used}/{call.params[param]}", tagged=False))
+    return found
 
 
 def _ecs(call: Any, account: str) -> list[Request]:
@@ -623,7 +632,14 @@ def requests(call: Any, account: str) -> list[Request]:
     region = call.region
     tags = {f"aws:RequestTag/{k}": v for k, v in request_tags(call).items()}
     return [
-        Request(r.action, r.resource, {"aws:RequestedRegion": region, **tags, **r.context}, r.key_policy, r.via)
+        Request(
+            r.action,
+            r.resource,
+            {"aws:RequestedRegion": region, **(tags if r.tagged else {}), **r.context},
+            r.key_policy,
+            r.via,
+            r.tagged,
+        )
         for r in found
     ]
 

@@ -382,14 +382,20 @@ def test_the_tags_of_a_create_call_are_its_request_tags() -> None:
 
 def test_a_create_the_policy_allows_only_with_a_tag_is_refused_without_it(aws: dict[str, Any]) -> None:
     """A tag-on-create policy (aws:RequestTag) as AWS applies it: the EC2 create is authorized on the
-    new resource's ARN with the request's tags, the ECS cluster on its own ARN."""
+    new resource's ARN with the request's tags, and on the subnet and address it uses without them
+    (so a condition on the whole action refuses it even tagged); the ECS cluster on its own ARN."""
     tagged = {"StringEquals": {"aws:RequestTag/Project": "resume"}}
     policy = _doc(
         {
             "Effect": "Allow",
             "Action": ["ec2:AllocateAddress", "ec2:CreateNatGateway"],
-            "Resource": "*",
+            "Resource": ["arn:aws:ec2:*:*:elastic-ip/*", "arn:aws:ec2:*:*:natgateway/*"],
             "Condition": tagged,
+        },
+        {
+            "Effect": "Allow",
+            "Action": "ec2:CreateNatGateway",
+            "Resource": ["arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:elastic-ip/*"],
         },
         {
             "Effect": "Allow",
@@ -398,10 +404,16 @@ def test_a_create_the_policy_allows_only_with_a_tag_is_refused_without_it(aws: d
             "Condition": tagged,
         },
     )
+    whole_action = _doc({"Effect": "Allow", "Action": "ec2:CreateNatGateway", "Resource": "*", "Condition": tagged})
     aws["iam"].create_user(UserName="deployer")
     aws["iam"].put_user_policy(UserName="deployer", PolicyName="p", PolicyDocument=json.dumps(policy))
     key = aws["iam"].create_access_key(UserName="deployer")["AccessKey"]["AccessKeyId"]
+    aws["iam"].create_user(UserName="broad")
+    aws["iam"].put_user_policy(UserName="broad", PolicyName="p", PolicyDocument=json.dumps(whole_action))
+    broad = aws["iam"].create_access_key(UserName="broad")["AccessKey"]["AccessKeyId"]
     spec = {
+        "SubnetId": "subnet-1",
+        "AllocationId": "eipalloc-1",
         "TagSpecification.1.ResourceType": "natgateway",
         "TagSpecification.1.Tag.1.Key": "Project",
         "TagSpecification.1.Tag.1.Value": "resume",
@@ -411,6 +423,9 @@ def test_a_create_the_policy_allows_only_with_a_tag_is_refused_without_it(aws: d
     assert refusal is not None and refusal.code == "UnauthorizedOperation"
     assert f"ec2:CreateNatGateway on resource: arn:aws:ec2:{REGION}:{ACCOUNT}:natgateway/*" in refusal.message
     assert iam.authorize(_call("ec2", "CreateNatGateway", key, json_protocol=False, **spec), ACCOUNT) is None
+    on_subnet = iam.authorize(_call("ec2", "CreateNatGateway", broad, json_protocol=False, **spec), ACCOUNT)
+    assert on_subnet is not None
+    assert f"ec2:CreateNatGateway on resource: arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-1" in on_subnet.message
     assert iam.authorize(_call("ec2", "AllocateAddress", key, json_protocol=False, Domain="vpc"), ACCOUNT) is not None
     tags = [{"key": "Project", "value": "resume"}]
     assert iam.authorize(_call("ecs", "CreateCluster", key, clusterName="resume-x"), ACCOUNT) is not None
