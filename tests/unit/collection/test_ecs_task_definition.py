@@ -52,7 +52,8 @@ def requested(family: str = "resume-dev-api") -> dict[str, Any]:
 
 def as_ecs_returns(definition: dict[str, Any]) -> dict[str, Any]:
     """``definition`` as DescribeTaskDefinition returns it: ECS's defaults and read-only fields added, the
-    environment in another order, a port mapping's hostPort and protocol filled in."""
+    environment in another order, a port mapping's hostPort and protocol filled in, versionConsistency
+    on every container (ECS sets it since 2024)."""
     returned = copy.deepcopy(definition)
     returned.update(
         taskDefinitionArn=f"arn:aws:ecs:eu-west-1:123456789012:task-definition/{definition['family']}:4",
@@ -68,7 +69,7 @@ def as_ecs_returns(definition: dict[str, Any]) -> dict[str, Any]:
         container["environment"] = list(reversed(container["environment"]))
         container["portMappings"] = [dict({"protocol": "tcp"}, **p) for p in container["portMappings"]]
         container["logConfiguration"]["secretOptions"] = []
-        container.update(cpu=0, volumesFrom=[], systemControls=[], essential=True)
+        container.update(cpu=0, volumesFrom=[], systemControls=[], essential=True, versionConsistency="enabled")
     return returned
 
 

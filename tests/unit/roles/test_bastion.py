@@ -94,11 +94,12 @@ def user_data(region: str) -> str:
 
 @pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2"])
 def test_the_user_data_installs_and_starts_the_ssm_agent_from_the_regions_bucket(tmp_path: Path, region: str) -> None:
-    """The script runs with curl, dpkg and systemctl replaced by stubs that log their arguments."""
+    """The script runs with curl, dpkg, apt-get and systemctl replaced by stubs that log their arguments:
+    the download retries every error, the install waits for the dpkg lock (user data runs once)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls"
-    for name, output in {"curl": "", "dpkg": "amd64", "systemctl": ""}.items():
+    for name, output in {"curl": "", "dpkg": "amd64", "apt-get": "", "systemctl": ""}.items():
         stub = bin_dir / name
         body = f'echo "{name} $*" >> "{log}"\n[ "$1" = --print-architecture ] && echo {output}\nexit 0\n'
         stub.write_text("#!/bin/sh\n" + body)
@@ -110,9 +111,10 @@ def test_the_user_data_installs_and_starts_the_ssm_agent_from_the_regions_bucket
     calls = log.read_text().splitlines()
     (download,) = [c for c in calls if c.startswith("curl ")]
     url = f"https://amazon-ssm-{region}.s3.{region}.amazonaws.com/latest/debian_amd64/amazon-ssm-agent.deb"
-    assert download.endswith(" " + url) and "--fail" in download and "--retry" in download
-    assert "dpkg -i /var/tmp/amazon-ssm-agent.deb" in calls
-    assert calls.index("dpkg -i /var/tmp/amazon-ssm-agent.deb") < calls.index("systemctl enable amazon-ssm-agent")
+    assert download.endswith(" " + url) and "--fail" in download and "--retry-all-errors" in download
+    install = "apt-get install -y -o DPkg::Lock::Timeout=600 /var/tmp/amazon-ssm-agent.deb"
+    assert install in calls
+    assert calls.index(install) < calls.index("systemctl enable amazon-ssm-agent")
     assert "systemctl restart amazon-ssm-agent" in calls
 
 
