@@ -260,6 +260,17 @@ def test_an_inventory_whose_cloud_is_on_loopback_is_refused_before_any_controlle
     assert "Connection refused" not in proc.stdout  # stopped before the controller
 
 
+def test_the_local_inventory_earlier_versions_made_is_removed_before_the_templates() -> None:
+    """An AWX configured by an earlier version keeps `Resume local` as its templates' default inventory
+    unless it is deleted: awx.awx.job_template changes the inventory only when it is given one."""
+    tasks = yaml.safe_load(PLAYBOOK.read_text())[0]["tasks"]
+    names = [t["name"] for t in tasks]
+    removal = [t for t in tasks if t.get("awx.awx.inventory", {}).get("state") == "absent"]
+    assert [t["awx.awx.inventory"]["name"] for t in removal] == ["{{ awx_inventory_name_prefix }} local"]
+    assert names.index(removal[0]["name"]) < names.index("Create the job templates")
+    assert all("inventory" not in (t.get("awx.awx.job_template") or {}) for t in tasks)
+
+
 def _yaml_files() -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(ROOT):
