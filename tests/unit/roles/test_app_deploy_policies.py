@@ -4,6 +4,7 @@ load balancer's alarms."""
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import math
@@ -73,6 +74,7 @@ def lifecycle(keep: int | None = None, untagged_days: int | None = None) -> dict
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     return template(
         "ecr_lifecycle.json.j2",
+        app_deploy_image_dirty_days=defaults["app_deploy_image_dirty_days"],
         app_deploy_image_keep=defaults["app_deploy_image_keep"] if keep is None else keep,
         app_deploy_image_untagged_days=defaults["app_deploy_image_untagged_days"]
         if untagged_days is None
@@ -89,7 +91,14 @@ def expired(policy: dict[str, Any], images: list[dict[str, Any]], now: float) ->
     for rule in sorted(policy["rules"], key=lambda r: r["rulePriority"]):
         selection = rule["selection"]
         status = selection["tagStatus"]
-        selected = [i for i in images if status == "any" or (status == "untagged") == (not i["tags"])]
+        patterns = selection.get("tagPatternList")
+        selected = [
+            i
+            for i in images
+            if status == "any"
+            or (status == "untagged" and not i["tags"])
+            or (status == "tagged" and any(fnmatch.fnmatchcase(t, p) for t in i["tags"] for p in patterns or ["*"]))
+        ]
         if selection["countType"] == "imageCountMoreThan":
             newest_first = sorted(selected, key=lambda i: i["pushed"], reverse=True)
             candidates = newest_first[selection["countNumber"] :]
@@ -120,6 +129,23 @@ def test_the_running_image_and_its_rollback_target_outlive_a_busy_month_of_build
     assert "sha256:running" not in gone
     assert "sha256:rollback" not in gone
     assert gone == {"sha256:untagged-old"}
+
+
+def test_a_month_of_builds_of_uncommitted_changes_does_not_age_the_running_image_out() -> None:
+    """After the running image, 100 dirty builds over 30 days (a new <commit>-dirty-<digest> tag per
+    change), with ECR applying the policy once a day: the running image stays all month, and no dirty
+    build outlives its week."""
+    day = 86400.0
+    running = {"digest": "sha256:running", "tags": ["123456789abc"], "pushed": 0.0}
+    present = [running]
+    for n in range(100):
+        pushed = (n + 1) * 0.3 * day
+        present.append({"digest": f"sha256:d{n}", "tags": [f"123456789abc-dirty-{n:012x}"], "pushed": pushed})
+        if n % 3 == 2:  # the daily evaluation
+            gone = expired(lifecycle(), present, pushed)
+            present = [i for i in present if i["digest"] not in gone]
+            assert running in present, f"the running image expired on day {pushed / day:.0f}"
+            assert all(pushed - i["pushed"] <= 8 * day for i in present if i is not running)
 
 
 def test_only_more_pushes_than_the_kept_count_age_a_tagged_image_out() -> None:
