@@ -6,6 +6,7 @@ plugin's documentation): the bastion itself is granted no S3 action, only the da
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -136,4 +137,10 @@ def test_configure_waits_a_bounded_time_for_the_bastion_to_answer_before_anythin
     (play,) = [p for p in plays if p["hosts"] == "bastion"]
     assert play["gather_facts"] is False
     first = play["pre_tasks"][0]
-    assert 60 <= int(first["ansible.builtin.wait_for_connection"]["timeout"]) <= 900
+    (wait,) = first["block"]
+    timeout = wait["ansible.builtin.wait_for_connection"]["timeout"]
+    assert 60 <= int(re.fullmatch(r"\{\{ configure_connection_timeout \| default\((\d+)\) \}\}", timeout)[1]) <= 900
+    # A timeout names what to look at (AWX shows only the message): the registration, the console.
+    (why,) = first["rescue"]
+    message = why["ansible.builtin.fail"]["msg"]
+    assert "describe-instance-information" in message and "get-console-output" in message
