@@ -65,7 +65,8 @@ def test_deploy_refuses_a_bad_image_tag_before_changing_anything(stack: Stack, t
     repositories = stack.cloud.client("ecr").describe_repositories()["repositories"]
     run = run_playbook("playbooks/deploy.yml", "-e", json.dumps({"app_deploy_image_tag": tag}), port=stack.cloud.port)
     assert run.returncode != 0
-    failure = " ".join(run.output[run.output.index("fatal:") :].split())
+    # The callback prints the message as YAML: folded, with single quotes doubled inside quotes.
+    failure = " ".join(run.output[run.output.index("fatal:") :].split()).replace("''", "'")
     assert "app_deploy_image_tag must be a Docker tag" in failure
     assert "image | Create the image repository" not in run.output
     assert stack.cloud.client("ecr").describe_repositories()["repositories"] == repositories
@@ -77,7 +78,8 @@ def test_deploy_refuses_a_real_certificate_without_the_domain_it_covers(stack: S
     certificate = {"app_deploy_certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/0d6a5b1e"}
     run = run_playbook("playbooks/deploy.yml", "-e", json.dumps(certificate), port=stack.cloud.port)
     assert run.returncode != 0
-    failure = " ".join(run.output[run.output.index("fatal:") :].split())
+    # The callback prints the message as YAML: folded, with single quotes doubled inside quotes.
+    failure = " ".join(run.output[run.output.index("fatal:") :].split()).replace("''", "'")
     assert "app_deploy_domain_name is empty" in failure
     assert "image | Create the image repository" not in run.output
 
@@ -89,7 +91,8 @@ def test_deploy_of_a_tag_absent_from_ecr_fails_saying_so_and_changes_nothing(sta
     families = ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
     run = run_playbook("playbooks/deploy.yml", "-e", "app_deploy_image_tag=never-pushed-0", port=stack.cloud.port)
     assert run.returncode != 0
-    failure = " ".join(run.output[run.output.index("fatal:") :].split())
+    # The callback prints the message as YAML: folded, with single quotes doubled inside quotes.
+    failure = " ".join(run.output[run.output.index("fatal:") :].split()).replace("''", "'")
     assert "Image tag 'never-pushed-0' is not in ECR repository" in failure, failure
     assert "playbooks/image.yml" in failure and "Nothing was changed" in failure
     assert run.changed == 0, run.output[-3000:]
