@@ -47,7 +47,8 @@ def role_instance_tags(env_name: str) -> dict[str, str]:
         [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", "ansible.builtin.debug",
          "-a", "var=__bastion_instance_tags",
          "-e", "@roles/bastion/defaults/main.yml", "-e", "@roles/bastion/vars/main.yml",
-         "-e", "@group_vars/all/main.yml", "-e", f"env_name={env_name}"],
+         "-e", "@group_vars/all/main.yml", "-e", f"env_name={env_name}",
+         "-e", f"aws_region={REGION}", "-e", "aws_account_id=123456789012"],
         cwd=ROOT, env=clean_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                       ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json"),
         capture_output=True, text=True, timeout=120, check=True,
@@ -97,7 +98,8 @@ def test_the_bastion_is_reached_over_ssm_by_its_instance_id(endpoint: str, env_n
     # Without it the plugin opens its session to ansible_host, the private IP address.
     assert hostvars["ansible_aws_ssm_instance_id"] == instance_id
     assert hostvars["ansible_aws_ssm_region"] == REGION
-    assert hostvars["ansible_aws_ssm_bucket_name"] == f"resume-{env_name}-bastion-ssm" == tags["SsmTransferBucket"]
+    bucket = f"resume-{env_name}-bastion-ssm-123456789012-{REGION}"  # the role's name: account and region
+    assert hostvars["ansible_aws_ssm_bucket_name"] == bucket == tags["SsmTransferBucket"]
     assert hostvars["ansible_aws_ssm_bucket_sse_mode"] == "AES256"
 
 

@@ -18,6 +18,7 @@ CONTEXT = {"project_name": "resume", "env_name": "prod", "aws_account_id": ACCOU
 
 def render(template: str, **variables: Any) -> str:
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - not HTML
+    environment.filters["combine"] = lambda first, *more: {k: v for d in (first, *more) for k, v in d.items()}
     return environment.from_string(template).render(**variables)
 
 
@@ -35,12 +36,15 @@ def test_the_bastion_transfer_bucket_names_the_account_and_region() -> None:
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_the_inventory_hands_the_ssm_connection_the_bucket_the_role_made(env: str) -> None:
-    """The inventory reads the account and region from the instance (the aws_ec2 plugin's owner_id
-    and placement.region): the same name the role built from the credentials."""
-    bastion_vars = yaml.safe_load((ROOT / f"inventories/{env}/group_vars/bastion.yml").read_text())
-    instance = {"owner_id": ACCOUNT, "placement": {"region": REGION}}
-    name = render(bastion_vars["ansible_aws_ssm_bucket_name"], **{**CONTEXT, **instance})
-    assert name == bastion_bucket()
+    """The role names its bucket in the instance's SsmTransferBucket tag; the inventory's aws_ec2
+    source composes the SSM connection's bucket from that tag (tests/unit/test_inventories.py runs it)."""
+    defaults = yaml.safe_load((ROOT / "roles/bastion/defaults/main.yml").read_text())
+    role_vars = yaml.safe_load((ROOT / "roles/bastion/vars/main.yml").read_text())
+    context = {**CONTEXT, **defaults, "__bastion_ssm_bucket": bastion_bucket()}
+    tags = render(role_vars["__bastion_instance_tags"], **{**context, "__bastion_tags": {}, "bastion_name": "b"})
+    assert f"'SsmTransferBucket': '{bastion_bucket()}'" in tags
+    source = yaml.safe_load((ROOT / f"inventories/{env}/aws_ec2.yml").read_text())
+    assert source["compose"]["ansible_aws_ssm_bucket_name"] == "tags.SsmTransferBucket"
 
 
 def test_the_load_balancer_log_bucket_names_the_account_and_region() -> None:
