@@ -78,7 +78,12 @@ EC2_TAGS = {
     ("service", "action", "untagged", "tagged"),
     [
         ("ec2", "AllocateAddress", {"Domain": "vpc"}, {"Domain": "vpc", **EC2_TAGS}),
-        ("ec2", "CreateNatGateway", {"SubnetId": "subnet-1"}, {"SubnetId": "subnet-1", "AllocationId": "eipalloc-1", **EC2_TAGS}),
+        (
+            "ec2",
+            "CreateNatGateway",
+            {"SubnetId": "subnet-1"},
+            {"SubnetId": "subnet-1", "AllocationId": "eipalloc-1", **EC2_TAGS},
+        ),
         (
             "ecs",
             "CreateCluster",
