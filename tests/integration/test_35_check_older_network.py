@@ -27,14 +27,24 @@ def test_check_mode_on_a_network_made_before_the_proxy_group_completes(empty_clo
     assert made.returncode == 0, made.why
     # Back to the network as it was before the proxy's group: no group, no rule naming it.
     ec2 = empty_cloud.client("ec2")
-    proxy, db = group(ec2, f"{PREFIX}-db-proxy"), group(ec2, f"{PREFIX}-db")
-    rule = next(
-        {**perm, "UserIdGroupPairs": [pair]}
-        for perm in db["IpPermissions"]
-        for pair in perm.get("UserIdGroupPairs", [])
-        if pair["GroupId"] == proxy["GroupId"]
-    )
-    ec2.revoke_security_group_ingress(GroupId=db["GroupId"], IpPermissions=[rule])
+    proxy = group(ec2, f"{PREFIX}-db-proxy")
+    # Every rule naming the proxy's group goes first (the db group's ingress, the app's and the
+    # bastion's egress): AWS refuses to delete a group another group's rule references.
+    for other in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [proxy["VpcId"]]}])[
+        "SecurityGroups"
+    ]:
+        for key, revoke in (
+            ("IpPermissions", ec2.revoke_security_group_ingress),
+            ("IpPermissionsEgress", ec2.revoke_security_group_egress),
+        ):
+            rules = [
+                {**perm, "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": [pair]}
+                for perm in other[key]
+                for pair in perm.get("UserIdGroupPairs", [])
+                if pair["GroupId"] == proxy["GroupId"] and other["GroupId"] != proxy["GroupId"]
+            ]
+            if rules:
+                revoke(GroupId=other["GroupId"], IpPermissions=rules)
     ec2.delete_security_group(GroupId=proxy["GroupId"])
 
     dry = run_playbook("playbooks/network.yml", "--check", port=empty_cloud.port, log=LOGS / "older-network-check.log")
