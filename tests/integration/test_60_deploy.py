@@ -306,7 +306,9 @@ def test_image_is_in_an_immutable_scanned_repository_with_a_lifecycle(deployed: 
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     policy = json.loads(ecr.get_lifecycle_policy(repositoryName=f"{PREFIX}/api")["lifecyclePolicyText"])
     rules = sorted(policy["rules"], key=lambda r: r["rulePriority"])
-    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]  # tagged images: by count only
+    # Untagged leftovers and builds of uncommitted changes by age; every other tagged image by count only.
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "tagged", "any"]
+    assert rules[1]["selection"]["tagPatternList"] == ["*-dirty-*"]
     assert rules[-1]["selection"]["countType"] == "imageCountMoreThan"
     tag = deployed.outputs["image"].rsplit(":", 1)[1]
     assert ecr.batch_get_image(repositoryName=f"{PREFIX}/api", imageIds=[{"imageTag": tag}])["images"]
