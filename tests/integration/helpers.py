@@ -154,15 +154,19 @@ def run_playbook(playbook: str, *args: str, port: int, log: Path | None = None, 
     return Run(proc.returncode, output)
 
 
-def client(service: str, endpoint: str) -> Any:
+def client(service: str, endpoint: str, credentials: dict[str, str] | None = None) -> Any:
     """A client with the inventories' 10 attempts: the suite's cloud throttles a tenth of all calls,
-    and a scan of a hundred calls at botocore's 3 attempts fails now and then."""
+    and a scan of a hundred calls at botocore's 3 attempts fails now and then. With the emulator's
+    admin keys, or ``credentials`` named as in a process environment (AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY and, for a role's session, AWS_SESSION_TOKEN)."""
+    keys = credentials or {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=keys.get("AWS_SESSION_TOKEN"),
         config=Config(retries={"mode": "standard", "max_attempts": 10}),
     )
 

@@ -12,16 +12,18 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from tests.integration.conftest import Cloud
-from tests.integration.helpers import PROJECT, REGION, VPC_PREFIX, leftovers, run_playbook
+from tests.integration.helpers import PROJECT, REGION, VPC_PREFIX, client, leftovers, run_playbook
 
 PREFIX = f"{PROJECT}-local"
 TAGS = [{"Key": "Project", "Value": PROJECT}, {"Key": "Environment", "Value": "local"}]
 OTHER_ACCOUNT = "210987654321"
+
+
+def as_environment(access_key: str, secret_key: str) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
 
 
 def _failure(output: str) -> str:
@@ -100,14 +102,7 @@ def test_teardown_of_a_protected_environment_stops_before_its_first_deletion(
 def other_account(empty_cloud: Cloud) -> Iterator[dict[str, str]]:
     """Keys of an administrator of another AWS account: an IAM user made in that account (moto keeps
     one model per account and tells the account by the access key), allowed everything there."""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=empty_cloud.endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "max_attempts": 10}),
-    )
+    iam = client("iam", empty_cloud.endpoint)
 
     def in_other_account(request: Any, **_: Any) -> None:
         request.headers["x-moto-account-id"] = OTHER_ACCOUNT  # where this administrator is made
@@ -117,13 +112,7 @@ def other_account(empty_cloud: Cloud) -> Iterator[dict[str, str]]:
     admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     iam.put_user_policy(UserName="deployer", PolicyName="admin", PolicyDocument=json.dumps(admin))
     key = iam.create_access_key(UserName="deployer")["AccessKey"]
-    sts = boto3.client(
-        "sts",
-        endpoint_url=empty_cloud.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-    )
+    sts = client("sts", empty_cloud.endpoint, as_environment(key["AccessKeyId"], key["SecretAccessKey"]))
     assert sts.get_caller_identity()["Account"] == OTHER_ACCOUNT  # a real second account, as STS sees it
     yield {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}
 
@@ -151,19 +140,8 @@ def test_credentials_of_another_account_stop_the_run_before_any_change(
     assert "nothing was changed" in failure
     assert run.changed == 0
     # Nothing in the other account either (its own administrator's view).
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=empty_cloud.endpoint,
-        region_name=REGION,
-        aws_access_key_id=other_account["access_key"],
-        aws_secret_access_key=other_account["secret_key"],
-    )
+    keys = as_environment(other_account["access_key"], other_account["secret_key"])
+    ec2 = client("ec2", empty_cloud.endpoint, keys)
     assert ec2.describe_vpcs(Filters=[{"Name": "tag:Project", "Values": [PROJECT]}])["Vpcs"] == []
-    kms = boto3.client(
-        "kms",
-        endpoint_url=empty_cloud.endpoint,
-        region_name=REGION,
-        aws_access_key_id=other_account["access_key"],
-        aws_secret_access_key=other_account["secret_key"],
-    )
+    kms = client("kms", empty_cloud.endpoint, keys)
     assert [a for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith(f"alias/{PREFIX}")] == []

@@ -279,17 +279,22 @@ def test_task_definitions_take_the_password_from_secrets_manager_and_run_locked_
         assert container["image"] == deployed.outputs["image"]
 
 
+def task_containers(deployed: Deployed, name: str) -> list[str]:
+    """The containers of the running tasks of service ``name`` on this stack's cloud."""
+    mine = f"label={ECS_LABEL}.endpoint={deployed.stack.cloud.endpoint}"
+    return subprocess.run(
+        ["docker", "ps", "-q", "--filter", mine, "--filter", f"label={ECS_LABEL}.service={name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
 def test_the_running_tasks_have_scratch_space_in_tmp_under_a_read_only_root(deployed: Deployed) -> None:
     """The task definitions mount task storage on /tmp for the non-root user. Fargate mounts it root-owned
     0755 unless the image declares /tmp a VOLUME (localcloud.ecs.task_storage_flags): the image must."""
-    mine = f"label={ECS_LABEL}.endpoint={deployed.stack.cloud.endpoint}"
     for name in (API, WORKER):
-        found = subprocess.run(
-            ["docker", "ps", "-q", "--filter", mine, "--filter", f"label={ECS_LABEL}.service={name}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        found = task_containers(deployed, name)
         assert found, f"no running task of {name}"
         probe = "import tempfile, pathlib; tempfile.TemporaryFile().write(b'x'); pathlib.Path('/app/x').touch()"
         result = subprocess.run(
@@ -572,15 +577,8 @@ def test_a_broken_image_rolls_back_and_the_previous_revision_keeps_serving(deplo
 
 def running_environment(deployed: Deployed, name: str) -> list[dict[str, str]]:
     """The environment of each running task of service ``name``, read from its container."""
-    mine = f"label={ECS_LABEL}.endpoint={deployed.stack.cloud.endpoint}"
-    found = subprocess.run(
-        ["docker", "ps", "-q", "--filter", mine, "--filter", f"label={ECS_LABEL}.service={name}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
     environments = []
-    for container in found:
+    for container in task_containers(deployed, name):
         raw = subprocess.run(
             ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
             capture_output=True,

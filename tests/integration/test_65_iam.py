@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.dataplane import DataPlane
 from localcloud.ecs import ECS_LABEL
 from tests.integration.conftest import LOGS, ROOT, Stack
-from tests.integration.helpers import ARTIFACTS, PROJECT, run_playbook
+from tests.integration.helpers import ARTIFACTS, PROJECT, client, run_playbook
 from tests.integration.test_60_deploy import API, PREFIX, http
 
 REGION = "eu-west-1"
@@ -92,26 +91,14 @@ def test_the_tasks_run_with_their_task_roles_session_not_the_emulators_keys(
     env = api_container_env(stack)
     task_role, _ = roles_of(stack)
     assert env["AWS_ACCESS_KEY_ID"] != "testing" and env.get("AWS_SESSION_TOKEN")
-    sts = boto3.client(
-        "sts", region_name=REGION, endpoint_url=stack.cloud.endpoint,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=env["AWS_SESSION_TOKEN"],
-    )  # fmt: skip
+    sts = client("sts", stack.cloud.endpoint, env)
     assert f":assumed-role/{task_role}/" in sts.get_caller_identity()["Arn"]
     # What the app needs and no more: not the database's master secret (the execution role reads it).
-    secrets = boto3.client(
-        "secretsmanager", region_name=REGION, endpoint_url=stack.cloud.endpoint,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=env["AWS_SESSION_TOKEN"],
-    )  # fmt: skip
+    secrets = client("secretsmanager", stack.cloud.endpoint, env)
     with pytest.raises(ClientError, match="AccessDeniedException"):
         secrets.get_secret_value(SecretId=outputs["db_secret_arn"])
     # The app is given its queue's URL: it never looks it up, so its role may not either.
-    sqs = boto3.client(
-        "sqs", region_name=REGION, endpoint_url=stack.cloud.endpoint,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=env["AWS_SESSION_TOKEN"],
-    )  # fmt: skip
+    sqs = client("sqs", stack.cloud.endpoint, env)
     sqs.get_queue_attributes(QueueUrl=outputs["queue_url"], AttributeNames=["QueueArn"])  # its readiness check
     with pytest.raises(ClientError, match="AccessDenied"):
         sqs.get_queue_url(QueueName=outputs["queue_url"].rsplit("/", 1)[1])
@@ -197,35 +184,31 @@ def bastion_client(stack: Stack) -> Any:
     env = dict(line.split("=", 1) for line in environment.splitlines() if line.startswith("AWS_"))
     assert env["AWS_ACCESS_KEY_ID"] != "testing" and env.get("AWS_SESSION_TOKEN")
 
-    def client(service: str) -> Any:
-        return boto3.client(
-            service, region_name=REGION, endpoint_url=stack.cloud.endpoint,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"],
-        )  # fmt: skip
+    def session_client(service: str) -> Any:
+        return client(service, stack.cloud.endpoint, env)
 
-    return client
+    return session_client
 
 
 def test_the_bastion_has_its_instance_roles_credentials_and_only_what_db_connect_needs(
     stack: Stack, outputs: dict[str, Any]
 ) -> None:
-    client = bastion_client(stack)
-    identity = client("sts").get_caller_identity()["Arn"]
+    as_bastion = bastion_client(stack)
+    identity = as_bastion("sts").get_caller_identity()["Arn"]
     assert ":assumed-role/" in identity and identity.endswith("/" + stack.outputs["bastion_instance_id"])
-    assert client("secretsmanager").get_secret_value(SecretId=outputs["db_secret_arn"])["SecretString"]
+    assert as_bastion("secretsmanager").get_secret_value(SecretId=outputs["db_secret_arn"])["SecretString"]
     with pytest.raises(ClientError, match="AccessDenied"):
-        client("sqs").send_message(QueueUrl=outputs["queue_url"], MessageBody="not from the bastion")
+        as_bastion("sqs").send_message(QueueUrl=outputs["queue_url"], MessageBody="not from the bastion")
 
 
 def test_no_instance_reads_the_bastions_private_key_not_even_the_bastion(stack: Stack) -> None:
     """AmazonSSMManagedInstanceCore allows ssm:GetParameter on * to every SSM-managed instance: under
     the default aws/ssm key, any of them read the key. Under the key's own KMS key, whose policy denies
     the bastion's role and leaves the rest to IAM policies, the bastion's role session cannot."""
-    client = bastion_client(stack)
+    as_bastion = bastion_client(stack)
     name = stack.outputs["bastion_private_key_parameter"]
     with pytest.raises(ClientError, match="AccessDenied") as refused:
-        client("ssm").get_parameter(Name=name, WithDecryption=True)
+        as_bastion("ssm").get_parameter(Name=name, WithDecryption=True)
     assert "kms:Decrypt" in str(refused.value)
     # The administrator (the local cloud's own keys) still reads it, as configure.yml does.
     value = stack.cloud.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
